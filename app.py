@@ -1,0 +1,169 @@
+"""The Gradio page: a thin shell over ``qa.answer()`` that renders answers, citations and passages.
+
+Every piece of text that comes from a question or a document is HTML-escaped before it is shown.
+Start it with ``qa serve`` or ``make run``; it binds to 127.0.0.1:7860 and never creates a share link.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import qa  # noqa: E402
+from qa.errors import MAX_QUESTION_CHARS, USER_ERRORS  # noqa: E402
+from qa.types import Answer, Citation  # noqa: E402
+
+LOG = logging.getLogger("app")
+EXAMPLES = [
+    "How many Hellfire missiles were sold to Iraq?",
+    "When did ISIS capture Mosul?",
+    "Who is the Pentagon press secretary?",
+    "How much did the US military spend to train the Iraqi army?",
+    "Who won the 2014 World Cup?",
+]
+CONCURRENCY_LIMIT = 2
+QUEUE_SIZE = 64
+
+CSS = """
+.qa-answer { font-size: 2em; font-weight: 700; margin: 0.2em 0; }
+.qa-none { font-size: 1.5em; font-weight: 600; color: #8a5a00; }
+.qa-error { color: #a00; font-weight: 600; }
+.qa-meta { color: #555; }
+.qa-passage { border-left: 4px solid #e0b000; padding: 0.4em 0.8em; margin: 0.4em 0; background: #fffdf3; }
+.qa-passage mark { background: #ffd84d; padding: 0 2px; }
+.qa-alt { margin: 0.3em 0; }
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _source_line(citation: Citation) -> str:
+    date = citation.date or "date unknown"
+    author = f" · {_e(citation.author)}" if citation.author else ""
+    return (f'<div class="qa-meta"><b>{_e(citation.title)}</b> · {_e(date)}{author} · '
+            f'paragraph {citation.paragraph + 1} · <code>{_e(citation.doc_id)}</code></div>')
+
+
+def _highlighted(citation: Citation) -> str:
+    passage = citation.passage
+    return (f'<div class="qa-passage">{_e(passage[:citation.start])}<mark class="qa-evidence">'
+            f'{_e(passage[citation.start:citation.end])}</mark>{_e(passage[citation.end:])}</div>')
+
+
+def render_answer(result: Answer) -> str:
+    """HTML for the answer block: the answer, its confidence, source and highlighted passage."""
+    if result.text is None:
+        return ('<div class="qa-none" id="qa-not-found">Not found in the corpus.</div>'
+                f'<div class="qa-meta">No retrieved passage answers this question '
+                f'(confidence in abstaining: {result.score:.0%}).</div>')
+    citation = result.citations[0]
+    return (f'<div class="qa-answer" id="qa-answer-text">{_e(result.text)}</div>'
+            f'<div class="qa-meta">Confidence {result.score:.0%}</div>'
+            f'{_source_line(citation)}{_highlighted(citation)}')
+
+
+def render_alternatives(result: Answer) -> str:
+    """HTML list of the other candidate answers with their sources and dates."""
+    if not result.alternatives:
+        return ""
+    items = []
+    for alternative in result.alternatives:
+        citation = alternative.citations[0]
+        items.append(f'<div class="qa-alt"><b>{_e(alternative.text)}</b> ({alternative.score:.0%}) '
+                     f'{_source_line(citation)}{_highlighted(citation)}</div>')
+    return "<h4>Other answers in the corpus</h4>" + "".join(items)
+
+
+def render_passages(result: Answer) -> str:
+    """HTML of the retrieved passages with their retrieval scores."""
+    if not result.passages:
+        return "<i>No passages retrieved.</i>"
+    rows = []
+    for passage in result.passages:
+        scores = f"fused {passage.score:.4f}"
+        if passage.dense_score is not None:
+            scores += f" · dense {passage.dense_score:.3f}"
+        if passage.bm25_score is not None:
+            scores += f" · bm25 {passage.bm25_score:.2f}"
+        rows.append(f'<div class="qa-meta">{passage.rank + 1}. <b>{_e(passage.title)}</b> · '
+                    f'{_e(passage.date or "date unknown")} · paragraph {passage.paragraph + 1} · {scores}</div>'
+                    f'<div class="qa-passage">{_e(passage.text)}</div>')
+    return "".join(rows)
+
+
+def render_error(message: str) -> str:
+    """HTML for an error message (escaped)."""
+    return f'<div class="qa-error" id="qa-error">{_e(message)}</div>'
+
+
+def ask(question: str, top_k: float = 5, mode: str = "hybrid", *, index_dir=None, corpus_dir=None) -> tuple[str, str, str]:
+    """Answer a question for the page: returns (answer HTML, alternatives HTML, passages HTML)."""
+    try:
+        result = qa.answer(question, top_k=int(top_k), mode=mode, index_dir=index_dir, corpus_dir=corpus_dir)
+    except USER_ERRORS as error:
+        return render_error(str(error)), "", ""
+    except Exception:  # the page must never show a traceback
+        LOG.exception("unexpected error answering %r", question[:200] if isinstance(question, str) else question)
+        return render_error("Something went wrong while answering. The error was logged; please try again."), "", ""
+    return render_answer(result), render_alternatives(result), render_passages(result)
+
+
+def corpus_status(*, index_dir=None, corpus_dir=None) -> str:
+    """One line saying how many documents and chunks are indexed (or what is wrong with the index)."""
+    try:
+        index = qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).index
+    except USER_ERRORS as error:
+        return render_error(str(error))
+    manifest = index.manifest
+    return (f'<div class="qa-meta" id="qa-status">Indexed: {manifest.document_count} documents, '
+            f'{manifest.chunk_count} passages (built {_e(manifest.built_at)}).</div>')
+
+
+def build_page(*, index_dir=None, corpus_dir=None):
+    """The ``gr.Blocks`` page; nothing is loaded until the first question (or the status line)."""
+    import gradio as gr
+
+    with gr.Blocks(title="Ask the corpus") as page:
+        gr.Markdown("# Ask the corpus\nAnswers are copied from the articles, with the passage they came from.")
+        gr.HTML(corpus_status(index_dir=index_dir, corpus_dir=corpus_dir))
+        with gr.Row():
+            question = gr.Textbox(label="Question", placeholder="How many Hellfire missiles were sold to Iraq?",
+                                  max_length=MAX_QUESTION_CHARS, lines=1, scale=5, elem_id="qa-question")
+            button = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-ask")
+        with gr.Accordion("Options", open=False):
+            top_k = gr.Slider(1, 20, value=5, step=1, label="Passages to read")
+            mode = gr.Radio(["hybrid", "dense", "bm25"], value="hybrid", label="Retrieval")
+        gr.Examples(EXAMPLES, inputs=question)
+        answer_html = gr.HTML(elem_id="qa-answer")
+        alternatives_html = gr.HTML(elem_id="qa-alternatives")
+        with gr.Accordion("Retrieved passages", open=False):
+            passages_html = gr.HTML(elem_id="qa-passages")
+
+        def on_ask(text, k, m):
+            return ask(text, k, m, index_dir=index_dir, corpus_dir=corpus_dir)
+
+        outputs = [answer_html, alternatives_html, passages_html]
+        button.click(on_ask, [question, top_k, mode], outputs, api_name="ask", concurrency_limit=CONCURRENCY_LIMIT)
+        question.submit(on_ask, [question, top_k, mode], outputs, api_name=False, concurrency_limit=CONCURRENCY_LIMIT)
+    page.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
+    return page
+
+
+def serve(*, host: str = "127.0.0.1", port: int = 7860, index_dir=None, corpus_dir=None, block: bool = True):
+    """Load the models, then serve the page on ``host:port`` (no share link). Returns the Blocks app."""
+    qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).load()
+    page = build_page(index_dir=index_dir, corpus_dir=corpus_dir)
+    page.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=not block,
+                show_error=False, css=CSS, max_file_size="1kb")
+    return page
+
+
+if __name__ == "__main__":
+    serve(host=os.environ.get("QA_HOST", "127.0.0.1"), port=int(os.environ.get("QA_PORT", "7860")))

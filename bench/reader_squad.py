@@ -1,0 +1,117 @@
+"""Reader benchmark: official-normalisation EM/F1 on SQuAD 1.1 dev and SQuAD 2.0 dev (HasAns/NoAns),
+and reader latency for one question over 1 and 5 passages of ~150 words, for fp32 and int8 weights.
+
+SQuAD 1.1: the best span of each question's paragraph (no abstention). SQuAD 2.0: answer when the
+margin beats the shipped threshold (chosen on held-out *train* articles, never on these files).
+Run: ``python bench/reader_squad.py [--limit N] [--int8-subset 2000]``; reads ../shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from qa.metrics import exact_match, f1_score  # noqa: E402
+from qa.reader import ReaderModel  # noqa: E402
+
+
+def load_questions(path: Path, limit: int | None) -> list[dict]:
+    rows = []
+    for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                answers = [a["text"] for a in qa.get("answers", [])]
+                rows.append({"question": qa["question"], "context": paragraph["context"], "answers": answers})
+    return rows[:limit] if limit else rows
+
+
+def score(reader: ReaderModel, rows: list[dict], *, abstain: bool) -> dict:
+    threshold = reader.calibration.threshold
+    totals = {"em": 0.0, "f1": 0.0, "has_em": 0.0, "has_f1": 0.0, "has": 0, "no_right": 0, "no": 0}
+    began = time.perf_counter()
+    all_candidates = []
+    for offset in range(0, len(rows), 64):
+        chunk = rows[offset : offset + 64]
+        all_candidates += reader.read_many([(r["question"], [r["context"]]) for r in chunk], n_best=1)
+    for row, candidates in zip(rows, all_candidates):
+        prediction = candidates[0].text if candidates else None
+        if abstain and candidates and candidates[0].margin <= threshold:
+            prediction = None
+        em, f1 = exact_match(prediction, row["answers"]), f1_score(prediction, row["answers"])
+        totals["em"] += em
+        totals["f1"] += f1
+        if row["answers"]:
+            totals["has"] += 1
+            totals["has_em"] += em
+            totals["has_f1"] += f1
+        else:
+            totals["no"] += 1
+            totals["no_right"] += em
+    n = len(rows)
+    result = {"questions": n, "EM": round(100 * totals["em"] / n, 2), "F1": round(100 * totals["f1"] / n, 2),
+              "seconds": round(time.perf_counter() - began, 1)}
+    if abstain:
+        result.update({
+            "HasAns_EM": round(100 * totals["has_em"] / max(totals["has"], 1), 2),
+            "HasAns_F1": round(100 * totals["has_f1"] / max(totals["has"], 1), 2),
+            "NoAns_accuracy": round(100 * totals["no_right"] / max(totals["no"], 1), 2),
+            "HasAns_count": totals["has"], "NoAns_count": totals["no"], "threshold": threshold,
+        })
+    return result
+
+
+def latency(reader: ReaderModel, contexts: list[str], *, passages: int, repeats: int = 30) -> dict:
+    question = "What did the report say about the number of people involved?"
+    reader.read(question, contexts[:passages])  # warm up
+    timings = []
+    for i in range(repeats):
+        chosen = [contexts[(i + j) % len(contexts)] for j in range(passages)]
+        began = time.perf_counter()
+        reader.read(question, chosen)
+        timings.append(1000 * (time.perf_counter() - began))
+    timings.sort()
+    return {"passages": passages, "p50_ms": round(statistics.median(timings), 1),
+            "p95_ms": round(timings[int(0.95 * (len(timings) - 1))], 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--squad1", default="../shared/data/squad/dev-v1.1.json")
+    parser.add_argument("--squad2", default="../shared/data/squad/dev-v2.0.json")
+    parser.add_argument("--model", default=None, help="reader folder (default models/reader)")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--int8-subset", type=int, default=2000, help="SQuAD 1.1 questions to compare fp32 vs int8 on")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default="bench/results/reader_squad.json")
+    args = parser.parse_args()
+    fp32 = ReaderModel(args.model, threads=args.threads)
+    int8 = ReaderModel(args.model, backend="int8", threads=args.threads)
+    squad1 = load_questions(Path(args.squad1), args.limit)
+    squad2 = load_questions(Path(args.squad2), args.limit)
+    contexts = sorted({r["context"] for r in load_questions(Path(args.squad1), None) if 130 <= len(r["context"].split()) <= 170})
+    results = {"model": str(fp32.model_dir), "threads": args.threads}
+    results["latency_fp32"] = [latency(fp32, contexts, passages=n) for n in (1, 5)]
+    results["latency_int8"] = [latency(int8, contexts, passages=n) for n in (1, 5)]
+    print(json.dumps(results, indent=1), flush=True)
+    results["squad1_dev"] = score(fp32, squad1, abstain=False)
+    print("squad1", results["squad1_dev"], flush=True)
+    results["squad2_dev"] = score(fp32, squad2, abstain=True)
+    print("squad2", results["squad2_dev"], flush=True)
+    subset = squad1[:: max(1, len(squad1) // args.int8_subset)][: args.int8_subset]
+    results["int8_vs_fp32_on_squad1_subset"] = {"fp32": score(fp32, subset, abstain=False), "int8": score(int8, subset, abstain=False)}
+    print("int8", results["int8_vs_fp32_on_squad1_subset"], flush=True)
+    results["command"] = "python bench/reader_squad.py"
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Retrieval benchmark: index every SQuAD 1.1 dev paragraph as a corpus document and check, for each
+dev question, at which rank its own paragraph comes back (dense, BM25, hybrid).
+
+Reports recall@1/5/20 and MRR (over the first 20), index build time, per-query latency p50/p95, and the
+embedding throughput of the indexing pipeline (``build_index``, as ``qa index`` runs it) relative to
+calling the encoder directly on the same texts. Reads ../shared (benchmarks may; tests and the app don't).
+
+Run: ``python bench/retrieval_squad.py [--limit N] [--out bench/results/retrieval_squad.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from embeddings.encoder import SentenceTransformerEncoder  # noqa: E402
+from embeddings.index import build_index, embedding_text, load_index  # noqa: E402
+from embeddings.retrieval import MODES, CorpusRetriever  # noqa: E402
+
+
+def write_corpus(dev_path: Path, folder: Path) -> tuple[list[tuple[str, str]], int]:
+    """One file per paragraph; returns (question, gold doc id) pairs and the paragraph count."""
+    data = json.loads(dev_path.read_text(encoding="utf-8"))["data"]
+    questions, count = [], 0
+    for article in data:
+        for p_index, paragraph in enumerate(article["paragraphs"]):
+            doc_id = f"{count:05d}.txt"
+            title = article["title"].replace("_", " ")
+            (folder / doc_id).write_text(f"{title}\n\n{paragraph['context']}\n", encoding="utf-8")
+            questions.extend((qa["question"], doc_id) for qa in paragraph["qas"])
+            count += 1
+    return questions, count
+
+
+class PrecomputedQueries:
+    """Wraps an encoder; ``encode_queries`` returns vectors embedded beforehand in one batch."""
+
+    def __init__(self, encoder, questions: list[str]) -> None:
+        self.encoder_id, self.dimension = encoder.encoder_id, encoder.dimension
+        self._vectors = dict(zip(questions, encoder.encode_documents(questions, show_progress=False)))
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._vectors[t] for t in texts])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dev", default="../shared/data/squad/dev-v1.1.json")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    parser.add_argument("--latency-sample", type=int, default=500, help="questions timed one by one")
+    parser.add_argument("--out", default="bench/results/retrieval_squad.json")
+    args = parser.parse_args()
+    encoder = SentenceTransformerEncoder()
+    encoder.encode_documents(["warm up"])  # load the model outside the timings
+    results: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus, index_dir = Path(tmp) / "corpus", Path(tmp) / "index"
+        corpus.mkdir()
+        questions, paragraphs = write_corpus(Path(args.dev), corpus)
+        questions = questions[: args.limit] if args.limit else questions
+        began = time.perf_counter()
+        report = build_index(corpus, index_dir, encoder=encoder)
+        build_seconds = time.perf_counter() - began
+        index = load_index(index_dir, encoder_id=encoder.encoder_id, dimension=encoder.dimension)
+        texts = [embedding_text(c, index.documents[c.doc_id]) for c in index.chunks]
+        began = time.perf_counter()
+        encoder.encode_documents(texts)
+        direct_seconds = time.perf_counter() - began
+        results["collection"] = {"paragraphs": paragraphs, "chunks": len(index.chunks), "questions": len(questions)}
+        results["index_build_seconds"] = round(build_seconds, 1)
+        results["embedding_throughput"] = {
+            "qa_index_chunks_per_s": round(len(texts) / build_seconds, 1),
+            "encoder_direct_chunks_per_s": round(len(texts) / direct_seconds, 1),
+            "ratio": round(direct_seconds / build_seconds, 3),
+        }
+        print(json.dumps(results, indent=1), flush=True)
+        # Recall over every question uses query vectors embedded in one batch (same model, same vectors);
+        # latency is measured separately, one real question at a time through the real encoder.
+        began = time.perf_counter()
+        cached = PrecomputedQueries(encoder, [q for q, _ in questions])
+        results["query_batch_embedding_seconds"] = round(time.perf_counter() - began, 1)
+        retriever = CorpusRetriever(index, cached)
+        live = CorpusRetriever(index, encoder)
+        sample = questions[:: max(1, len(questions) // args.latency_sample)][: args.latency_sample]
+        for mode in MODES:
+            ranks, latencies = [], []
+            for question, _ in sample:
+                began = time.perf_counter()
+                live.retrieve(question, 5, mode=mode)
+                latencies.append(time.perf_counter() - began)
+            for question, gold in questions:
+                found = retriever.retrieve(question, 30, mode=mode)
+                seen: list[str] = []
+                for result in found:
+                    if result.chunk.doc_id not in seen:
+                        seen.append(result.chunk.doc_id)
+                ranks.append(seen.index(gold) + 1 if gold in seen[:20] else None)
+            hits = lambda k: sum(1 for r in ranks if r is not None and r <= k) / len(ranks)  # noqa: E731
+            results[mode] = {
+                "recall@1": round(hits(1), 4), "recall@5": round(hits(5), 4), "recall@20": round(hits(20), 4),
+                "mrr@20": round(sum(1 / r for r in ranks if r) / len(ranks), 4),
+                "latency_questions": len(sample),
+                "latency_ms_p50": round(1000 * float(np.percentile(latencies, 50)), 2),
+                "latency_ms_p95": round(1000 * float(np.percentile(latencies, 95)), 2),
+            }
+            print(mode, results[mode], flush=True)
+    results["command"] = "python bench/retrieval_squad.py"
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""Documents -> chunks -> vectors -> a saved index; retrieval of scored chunks for a question."""
+
+from embeddings.chunking import Chunk, chunk_document
+from embeddings.documents import Document, SkippedFile, clean_article, corpus_fingerprint, load_corpus
+from embeddings.encoder import DEFAULT_ENCODER_ID, Encoder, HashingEncoder, SentenceTransformerEncoder
+from embeddings.errors import (
+    EncoderMissingError,
+    IndexCorruptError,
+    IndexLoadError,
+    IndexMismatchError,
+    IndexNotBuiltError,
+    StaleIndexError,
+)
+from embeddings.index import BuildReport, CorpusIndex, IndexManifest, build_index, load_index, read_manifest
+from embeddings.retrieval import MODES, CorpusRetriever, ScoredChunk
+
+__all__ = [
+    "BuildReport", "Chunk", "CorpusIndex", "CorpusRetriever", "DEFAULT_ENCODER_ID", "Document", "Encoder",
+    "EncoderMissingError", "HashingEncoder", "IndexCorruptError", "IndexLoadError", "IndexManifest",
+    "IndexMismatchError", "IndexNotBuiltError", "MODES", "ScoredChunk", "SentenceTransformerEncoder",
+    "SkippedFile", "StaleIndexError", "build_index", "chunk_document", "clean_article", "corpus_fingerprint",
+    "load_corpus", "load_index", "read_manifest",
+]

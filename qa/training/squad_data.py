@@ -1,0 +1,179 @@
+"""SQuAD-format loading, unanswerable-example synthesis and tokenisation into training windows."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"”')\]]*\s+(?=[A-Z0-9\"“(])")
+_WORD = re.compile(r"[a-z0-9]+")
+_STOPWORDS = frozenset(
+    "the a an of in on at to for by with from and or is was were are be been what which who whom whose "
+    "when where why how did does do that this these those it its as into than then".split()
+)
+
+
+@dataclass(frozen=True)
+class QAExample:
+    """One question over one context; ``answer_start`` is -1 (and ``answers`` empty) when unanswerable."""
+
+    qid: str
+    question: str
+    context: str
+    answers: tuple[str, ...]
+    answer_start: int
+    kind: str  # "pos", "neg_drop" (answer sentence removed) or "neg_other" (other paragraph)
+
+
+def load_articles(path: str | Path) -> list[dict]:
+    """Return the ``data`` list (articles) of a SQuAD-format JSON file."""
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)["data"]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Split ``text`` into sentence (start, end) character spans that cover it without gaps."""
+    spans, start = [], 0
+    for match in _SENTENCE_BREAK.finditer(text):
+        spans.append((start, match.start()))
+        start = match.end()
+    spans.append((start, len(text)))
+    return [(s, e) for s, e in spans if e > s]
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words of ``text`` that are not stopwords."""
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
+
+
+def _contains_any(text: str, answers: tuple[str, ...]) -> bool:
+    lowered = text.lower()
+    return any(a.lower() in lowered for a in answers if a)
+
+
+def drop_answer_sentences(context: str, start: int, end: int, answers: tuple[str, ...]) -> str | None:
+    """Return ``context`` without the sentences overlapping [start, end), or None if that is impossible."""
+    kept = [context[s:e] for s, e in sentence_spans(context) if e <= start or s >= end]
+    if not kept:
+        return None
+    new_context = " ".join(kept)
+    if len(new_context) < 60 or _contains_any(new_context, answers):
+        return None
+    return new_context
+
+
+def examples_from_articles(
+    articles: list[dict], *, negative_ratio: float, rng: random.Random
+) -> list[QAExample]:
+    """Return one positive example per question plus synthetic unanswerable ones.
+
+    With probability ``negative_ratio`` a question also yields a negative: either its paragraph with the
+    answer-bearing sentences removed, or the paragraph of the same article that shares most content words
+    with the question but does not contain the answer (a hard negative, like a retriever's near miss).
+    """
+    examples: list[QAExample] = []
+    for article in articles:
+        paragraphs = [p["context"] for p in article["paragraphs"]]
+        paragraph_words = [content_words(p) for p in paragraphs]
+        for p_index, paragraph in enumerate(article["paragraphs"]):
+            context = paragraph["context"]
+            for qa in paragraph["qas"]:
+                if not qa["answers"]:
+                    continue
+                answer = qa["answers"][0]
+                answers = tuple(dict.fromkeys(a["text"] for a in qa["answers"]))
+                start = answer["answer_start"]
+                if context[start : start + len(answer["text"])] != answer["text"]:
+                    continue
+                examples.append(QAExample(qa["id"], qa["question"], context, answers, start, "pos"))
+                if rng.random() >= negative_ratio:
+                    continue
+                negative = None
+                kinds = ["neg_drop", "neg_other"] if rng.random() < 0.5 else ["neg_other", "neg_drop"]
+                for kind in kinds:
+                    if kind == "neg_drop":
+                        dropped = drop_answer_sentences(context, start, start + len(answer["text"]), answers)
+                        if dropped:
+                            negative = (kind, dropped)
+                    else:
+                        question_words = content_words(qa["question"])
+                        candidates = [
+                            (len(question_words & words), i)
+                            for i, words in enumerate(paragraph_words)
+                            if i != p_index and not _contains_any(paragraphs[i], answers)
+                        ]
+                        if candidates:
+                            negative = (kind, paragraphs[max(candidates)[1]])
+                    if negative:
+                        break
+                if negative:
+                    examples.append(QAExample(qa["id"] + "_" + negative[0], qa["question"], negative[1], (), -1, negative[0]))
+    return examples
+
+
+@dataclass
+class Windows:
+    """Tokenised training windows (ragged arrays) with their target token positions."""
+
+    input_ids: list[np.ndarray]
+    token_type_ids: list[np.ndarray]
+    start_positions: np.ndarray
+    end_positions: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def tokenize_for_training(
+    examples: list[QAExample], tokenizer, *, max_length: int, stride: int, batch_size: int = 2000
+) -> Windows:
+    """Tokenise question/context pairs into overlapping windows; targets are [CLS] (0) when absent."""
+    input_ids, token_types, starts, ends = [], [], [], []
+    for offset in range(0, len(examples), batch_size):
+        chunk = examples[offset : offset + batch_size]
+        encoded = tokenizer(
+            [e.question.lstrip() for e in chunk],
+            [e.context for e in chunk],
+            truncation="only_second",
+            max_length=max_length,
+            stride=stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=False,
+        )
+        for feature, example_index in enumerate(encoded["overflow_to_sample_mapping"]):
+            example = chunk[example_index]
+            offsets = encoded["offset_mapping"][feature]
+            sequence_ids = encoded.sequence_ids(feature)
+            start_token = end_token = 0
+            if example.answer_start >= 0:
+                char_start = example.answer_start
+                char_end = char_start + len(example.answers[0])
+                context_tokens = [i for i, s in enumerate(sequence_ids) if s == 1]
+                first, last = context_tokens[0], context_tokens[-1]
+                if offsets[first][0] <= char_start and offsets[last][1] >= char_end:
+                    start_token = first
+                    while start_token <= last and offsets[start_token][1] <= char_start:
+                        start_token += 1
+                    end_token = last
+                    while end_token >= first and offsets[end_token][0] >= char_end:
+                        end_token -= 1
+            input_ids.append(np.asarray(encoded["input_ids"][feature], dtype=np.int32))
+            token_types.append(np.asarray(encoded["token_type_ids"][feature], dtype=np.int8))
+            starts.append(start_token)
+            ends.append(end_token)
+    return Windows(input_ids, token_types, np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64))
+
+
+def split_heldout_articles(articles: list[dict], *, count: int, seed: int) -> tuple[list[dict], list[dict]]:
+    """Split articles into (train, held-out) by a seeded choice of ``count`` held-out article titles."""
+    rng = random.Random(seed)
+    heldout_titles = set(rng.sample(sorted(a["title"] for a in articles), count))
+    train = [a for a in articles if a["title"] not in heldout_titles]
+    heldout = [a for a in articles if a["title"] in heldout_titles]
+    return train, heldout

