@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,31 @@ DEFAULT_TOP_K = 5
 DEFAULT_MODE = "hybrid"
 MAX_ALTERNATIVES = 4
 ALTERNATIVE_MIN_CONFIDENCE = 0.2
+# Added to a candidate's margin, for ranking only, when its article's date matches a year (and month)
+# the question names: "in the deal announced in August 2014" should prefer the August 2014 article.
+DATE_MATCH_BONUS = 2.0
+_MONTHS = ("january february march april may june july august september october november december").split()
+_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+
+
+def question_dates(question: str) -> tuple[set[int], set[int]]:
+    """Years and month numbers named in a question."""
+    lowered = question.lower()
+    years = {int(y) for y in _YEAR.findall(lowered)}
+    months = {i + 1 for i, name in enumerate(_MONTHS) if re.search(rf"\b{name}\b", lowered)}
+    return years, months
+
+
+def date_bonus(question_years: set[int], question_months: set[int], date: str | None) -> float:
+    """``DATE_MATCH_BONUS`` (half for the year alone) when ``date`` (ISO) matches the question's dates."""
+    if not date or not question_years:
+        return 0.0
+    year, month = int(date[:4]), int(date[5:7])
+    if year not in question_years:
+        return 0.0
+    if question_months and month not in question_months:
+        return DATE_MATCH_BONUS / 2
+    return DATE_MATCH_BONUS
 
 
 def default_index_dir() -> Path:
@@ -44,6 +70,7 @@ class _Read:
     doc_end: int
     confidence: float
     retrieval: ScoredChunk
+    date_bonus: float = 0.0
 
 
 class QuestionAnswerer:
@@ -157,12 +184,14 @@ class QuestionAnswerer:
             texts.append(document.text[start:end])
             starts.append(start)
         calibration = self.reader.calibration
+        years, months = question_dates(question)
         reads = []
         for candidate in self.reader.read(question, texts, n_best=3):
             doc_id, _, _, result = windows[candidate.passage_index]
             offset = starts[candidate.passage_index]
+            bonus = date_bonus(years, months, self._index.documents[doc_id].date)
             reads.append(_Read(candidate, doc_id, offset + candidate.start, offset + candidate.end,
-                               calibration.confidence(candidate.margin), result))
+                               calibration.confidence(candidate.margin + bonus), result, bonus))
         return reads
 
     def _chunks_by_doc(self) -> dict[str, list[Chunk]]:
@@ -217,7 +246,7 @@ def _group_reads(reads: list[_Read]) -> list[dict]:
     normalised text in several places are one answer whose confidence is the noisy-or over the distinct
     documents that support it, so agreement across articles raises confidence.
     """
-    ordered = sorted(reads, key=lambda r: -r.candidate.margin)
+    ordered = sorted(reads, key=lambda r: -(r.candidate.margin + r.date_bonus))
     clusters: list[list[_Read]] = []
     for read in ordered:
         home = next((c for c in clusters if any(_overlaps(read, member) for member in c)), None)
@@ -234,4 +263,4 @@ def _group_reads(reads: list[_Read]) -> list[dict]:
         group["per_doc"][best.doc_id] = max(group["per_doc"].get(best.doc_id, 0.0), best.confidence)
     for group in groups.values():
         group["score"] = 1.0 - math.prod(1.0 - p for p in group["per_doc"].values())
-    return sorted(groups.values(), key=lambda g: (-g["score"], -g["best"].candidate.margin))
+    return sorted(groups.values(), key=lambda g: (-g["score"], -(g["best"].candidate.margin + g["best"].date_bonus)))
