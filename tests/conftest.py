@@ -123,3 +123,19 @@ def small_index(small_corpus, tmp_path, fake_encoder):
 
 def reader_available() -> bool:
     return (READER_DIR / "model.safetensors").exists()
+
+
+@pytest.fixture(scope="session")
+def real_index(tmp_path_factory):
+    """The repo corpus indexed with the real encoder (once per session)."""
+    from tests.real_system import build_real_index
+
+    return build_real_index(tmp_path_factory.mktemp("real") / "index")
+
+
+@pytest.fixture(scope="session")
+def real_answerer(real_index):
+    """A QuestionAnswerer over the real index with the shipped reader, loaded once."""
+    from qa.pipeline import QuestionAnswerer
+
+    return QuestionAnswerer(index_dir=real_index, corpus_dir=CORPUS_DIR).load()

@@ -1,0 +1,35 @@
+"""Test doubles: a reader that "finds" configured answers by string search, with fixed margins."""
+
+from __future__ import annotations
+
+from qa.reader import ReaderCalibration, SpanCandidate
+
+
+class FakeReader:
+    """Answers a question with every occurrence of its configured answer strings.
+
+    ``answers`` maps a question to [(answer text, margin)]; each occurrence in a passage becomes a
+    candidate with that margin (null score 0). Unknown questions yield a weak candidate (margin -5).
+    """
+
+    def __init__(self, answers: dict[str, list[tuple[str, float]]] | None = None, *, threshold: float = 0.0):
+        self.answers = answers or {}
+        self.calibration = ReaderCalibration(threshold=threshold, slope=1.0, intercept=0.0)
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def load(self):
+        return None
+
+    def read(self, question, passages, *, n_best=None):
+        self.calls.append((question, list(passages)))
+        candidates = []
+        for index, passage in enumerate(passages):
+            for text, margin in self.answers.get(question, []):
+                start = passage.find(text)
+                while start >= 0:
+                    candidates.append(SpanCandidate(index, start, start + len(text), text, margin, 0.0))
+                    start = passage.find(text, start + 1)
+            if question not in self.answers and passage.strip():
+                word_end = passage.find(" ") if " " in passage else len(passage)
+                candidates.append(SpanCandidate(index, 0, word_end, passage[:word_end], -5.0, 0.0))
+        return sorted(candidates, key=lambda c: -c.score)

@@ -1,0 +1,64 @@
+"""The page's rendering: everything escaped, the evidence highlighted, errors as messages."""
+
+from __future__ import annotations
+
+import app
+from qa.types import Answer, Citation, RetrievedPassage
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def _answer(text="5,000", passage="The deal adds 5,000 missiles.", title="Missiles", alternatives=()):
+    start = passage.find(text)
+    citation = Citation("d.txt", title, "2014-08-01", passage, start, start + len(text), "c1", 1, 0)
+    retrieved = RetrievedPassage("d.txt", title, None, "c1", 1, passage, 0.03, 0, 0.7, 2.5)
+    return Answer(text, 0.8, [citation], list(alternatives), "q", [retrieved])
+
+
+def test_answer_is_highlighted_in_its_passage():
+    html = app.render_answer(_answer())
+    assert '<mark class="qa-evidence">5,000</mark>' in html
+    assert "The deal adds " in html and "2014-08-01" in html and "80%" in html
+
+
+def test_document_and_question_text_is_escaped():
+    hostile = _answer(text=XSS, passage=f"Before {XSS} after", title=f"<script>alert(2)</script>")
+    for html in (app.render_answer(hostile), app.render_passages(hostile),
+                 app.render_alternatives(_answer(alternatives=[hostile]))):
+        assert "<img" not in html and "<script" not in html
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html or "&lt;script&gt;" in html
+
+
+def test_not_found_is_its_own_state():
+    html = app.render_answer(Answer(None, 0.9, [], [], "q", []))
+    assert "Not found in the corpus" in html and "<mark" not in html
+
+
+def test_errors_are_messages_not_tracebacks(monkeypatch):
+    answer_html, alternatives_html, passages_html = app.ask("   ")
+    assert 'id="qa-error"' in answer_html and "empty" in answer_html
+    assert alternatives_html == passages_html == ""
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(app.qa, "answer", explode)
+    answer_html, _, _ = app.ask("How many missiles?")
+    assert "Something went wrong" in answer_html and "secret" not in answer_html and "Traceback" not in answer_html
+
+
+def test_question_error_text_is_escaped(monkeypatch):
+    def reject(*args, **kwargs):
+        raise app.qa.QuestionTooLongError(f"too long: {XSS}")
+
+    monkeypatch.setattr(app.qa, "answer", reject)
+    html, _, _ = app.ask(XSS)
+    assert "<img" not in html
+
+
+def test_serve_defaults_to_loopback_without_share():
+    import inspect
+
+    parameters = inspect.signature(app.serve).parameters
+    assert parameters["host"].default == "127.0.0.1"
+    assert "share=False" in inspect.getsource(app.serve)

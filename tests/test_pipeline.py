@@ -1,0 +1,152 @@
+"""The answer() contract with a fake reader: citations, abstention, dedup, dated alternatives, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import qa
+from embeddings.index import build_index
+from qa.pipeline import QuestionAnswerer, date_bonus, question_dates
+from tests.fakes import FakeReader
+
+QUESTION = "How many Hellfire missiles were delivered?"
+
+
+def _answerer(small_index, fake_encoder, answers, **kwargs):
+    corpus, index_dir = small_index
+    return QuestionAnswerer(index_dir=index_dir, corpus_dir=corpus, encoder=fake_encoder,
+                            reader=FakeReader(answers, **kwargs))
+
+
+def test_answer_carries_a_checkable_citation(small_index, fake_encoder):
+    answerer = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 6.0)]})
+    result = answerer.answer(QUESTION)
+    assert result.text == "5,000" and 0.0 <= result.score <= 1.0
+    citation = result.citations[0]
+    assert citation.passage[citation.start : citation.end] == "5,000"
+    assert citation.doc_id == "missiles.txt" and citation.title == "US boosts missile sales to Iraq"
+    assert citation.date == "2014-08-01"
+    document = answerer.index.documents[citation.doc_id]
+    assert document.text[citation.doc_start + citation.start : citation.doc_start + citation.end] == "5,000"
+    assert citation.passage in document.text
+    assert result.passages and result.passages[0].rank == 0
+
+
+def test_answer_and_citation_are_frozen(small_index, fake_encoder):
+    result = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 6.0)]}).answer(QUESTION)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.text = "other"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.citations[0].start = 0
+
+
+def test_abstains_when_no_span_beats_the_threshold(small_index, fake_encoder):
+    result = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 1.0)]}, threshold=2.0).answer(QUESTION)
+    assert result.text is None and result.citations == [] and result.alternatives == []
+    assert 0.0 <= result.score <= 1.0
+    assert result.passages  # what was looked at is still shown
+
+
+def test_unknown_question_abstains(small_index, fake_encoder):
+    assert _answerer(small_index, fake_encoder, {}).answer("Who won the World Cup?").text is None
+
+
+def test_duplicates_merge_and_agreement_raises_confidence(small_index, fake_encoder):
+    one = _answerer(small_index, fake_encoder, {QUESTION: [("Iraq", 1.0)]}).answer(QUESTION, top_k=1)
+    many = _answerer(small_index, fake_encoder, {QUESTION: [("Iraq", 1.0)]}).answer(QUESTION, top_k=10)
+    assert many.text == "Iraq"
+    assert len({c.doc_id for c in many.citations}) == 2  # both articles say it: one answer, two citations
+    assert all(a.text != "Iraq" for a in many.alternatives)
+    assert many.score > one.score
+
+
+def test_overlapping_spans_are_one_answer(small_index, fake_encoder):
+    answers = {QUESTION: [("5,000 missiles", 5.0), ("5,000", 4.0), ("additional 5,000", 3.0)]}
+    result = _answerer(small_index, fake_encoder, answers).answer(QUESTION)
+    assert result.text == "5,000 missiles"
+    assert result.alternatives == []
+
+
+def test_other_answers_come_as_alternatives_with_their_citations(small_index, fake_encoder):
+    answers = {QUESTION: [("5,000", 6.0), ("450", 3.0), ("Barack Obama", 2.0)]}
+    result = _answerer(small_index, fake_encoder, answers).answer(QUESTION, top_k=10)
+    assert result.text == "5,000"
+    alternatives = {a.text: a for a in result.alternatives}
+    assert {"450", "Barack Obama"} <= set(alternatives)
+    obama = alternatives["Barack Obama"].citations[0]
+    assert obama.date is None and obama.doc_id == "talks.md"
+    assert result.alternatives == sorted(result.alternatives, key=lambda a: -a.score)
+
+
+def test_question_dates_prefer_the_matching_article(small_index, fake_encoder):
+    question = "How many missiles were there in August 2014?"
+    answers = {question: [("Barack Obama", 3.0), ("5,000", 2.0)]}
+    result = _answerer(small_index, fake_encoder, answers).answer(question, top_k=10)
+    assert result.text == "5,000"
+    assert question_dates("What happened in December 2013 and 2014?") == ({2013, 2014}, {12})
+    assert date_bonus({2014}, {8}, "2014-08-01") > date_bonus({2014}, {6}, "2014-08-01") > 0
+    assert date_bonus({2014}, set(), None) == 0.0 == date_bonus(set(), set(), "2014-08-01")
+
+
+@pytest.mark.parametrize("question, error", [
+    ("", qa.EmptyQuestionError), ("   \n\t ", qa.EmptyQuestionError), ("?!", qa.EmptyQuestionError),
+    ("x" * 1001, qa.QuestionTooLongError), (None, qa.QAError), (42, qa.QAError),
+])
+def test_bad_questions_raise_typed_errors(small_index, fake_encoder, question, error):
+    with pytest.raises(error) as raised:
+        _answerer(small_index, fake_encoder, {}).answer(question)
+    assert str(raised.value)
+
+
+def test_options_are_keyword_only_and_validated(small_index, fake_encoder):
+    answerer = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 6.0)]})
+    with pytest.raises(TypeError):
+        answerer.answer(QUESTION, 3)  # noqa
+    with pytest.raises(ValueError):
+        answerer.answer(QUESTION, top_k=0)
+    with pytest.raises(ValueError):
+        answerer.answer(QUESTION, mode="fuzzy")
+    assert answerer.answer(QUESTION, top_k=1, mode="bm25").text == "5,000"
+
+
+def test_missing_index_message_gives_the_command(tmp_path, fake_encoder):
+    answerer = QuestionAnswerer(index_dir=tmp_path / "none", corpus_dir=tmp_path, encoder=fake_encoder, reader=FakeReader())
+    with pytest.raises(qa.IndexNotBuiltError, match="qa index"):
+        answerer.answer(QUESTION)
+
+
+def test_stale_index_is_refused_with_the_command(small_index, fake_encoder):
+    corpus, _ = small_index
+    (corpus / "extra.txt").write_text("Extra\n\nA brand new article about oil and gas exports.", encoding="utf-8")
+    with pytest.raises(qa.StaleIndexError, match="qa index"):
+        _answerer(small_index, fake_encoder, {}).answer(QUESTION)
+
+
+def test_index_and_reader_load_once(small_index, fake_encoder, monkeypatch):
+    import qa.pipeline as pipeline
+
+    loads = []
+    real_load = pipeline.load_index
+    monkeypatch.setattr(pipeline, "load_index", lambda *a, **k: loads.append(1) or real_load(*a, **k))
+    answerer = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 6.0)]})
+    for _ in range(3):
+        answerer.answer(QUESTION)
+    assert len(loads) == 1
+
+
+def test_answer_serialises_to_json(small_index, fake_encoder):
+    import json
+
+    result = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 6.0), ("450", 3.0)]}).answer(QUESTION)
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["text"] == "5,000" and data["citations"][0]["passage"]
+
+
+def test_rebuilt_index_gives_same_answer(small_index, fake_encoder):
+    corpus, index_dir = small_index
+    first = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 6.0)]}).answer(QUESTION)
+    build_index(corpus, index_dir, encoder=fake_encoder)
+    second = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 6.0)]}).answer(QUESTION)
+    assert first == second

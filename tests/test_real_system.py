@@ -1,0 +1,116 @@
+"""The shipped reader and the real encoder end to end (slow: loads both models once)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import qa
+from qa.reader import ReaderModel
+from tests.conftest import CORPUS_DIR, PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _paragraph_pair(answerer, doc_prefix: str, contains: str) -> str:
+    """The paragraph containing ``contains`` with the one before it, as the pipeline reads it."""
+    document = next(d for d in answerer.index.documents.values() if d.doc_id.startswith(doc_prefix))
+    chunks = sorted((c for c in answerer.index.chunks if c.doc_id == document.doc_id), key=lambda c: c.index)
+    home = next(c for c in chunks if contains in c.text)
+    first = chunks[max(0, home.index - 1)]
+    return document.text[first.start : home.end]
+
+
+@pytest.mark.parametrize("question, doc, contains, expected", [
+    ("How many Hellfire missiles were sold to Iraq?", "003", "The $700 million deal", "5,000"),
+    ("How much is the Hellfire missile deal worth?", "003", "The $700 million deal", "$700 million"),
+    ("How many US troops were on the ground in Iraq?", "003", "825 US troops", "825"),
+    ("Who is the Turkish foreign minister?", "004", "Ahmet Davutoglu", "Ahmet Davutoglu"),
+    ("How many Hellfire missiles arrived in Iraq last week?", "001", "A shipment of 75", "75"),
+])
+def test_reader_answers_real_questions_over_corpus_passages(real_answerer, question, doc, contains, expected):
+    passage = _paragraph_pair(real_answerer, doc, contains)
+    best = real_answerer.reader.read(question, [passage])[0]
+    assert expected in best.text
+    assert passage[best.start : best.end] == best.text
+    assert best.margin > real_answerer.reader.calibration.threshold
+
+
+def test_reader_offsets_are_exact_for_every_candidate(real_answerer):
+    passages = [_paragraph_pair(real_answerer, "004", "Ahmet Davutoglu"), "Short passage with Ünïcode — and “quotes”."]
+    for candidate in real_answerer.reader.read("Who warned of the harshest retaliation?", passages, n_best=5):
+        assert passages[candidate.passage_index][candidate.start : candidate.end] == candidate.text
+
+
+def test_reader_scores_compare_across_passages(real_answerer):
+    passage = _paragraph_pair(real_answerer, "003", "825 US troops")
+    alone = real_answerer.reader.read("How many US troops were on the ground in Iraq?", [passage], n_best=1)[0]
+    mixed = real_answerer.reader.read("How many US troops were on the ground in Iraq?",
+                                      ["The weather in Paris was mild in spring.", passage], n_best=1)
+    best = mixed[0]
+    assert best.passage_index == 1 and best.score == pytest.approx(alone.score, abs=1e-3)
+
+
+def test_long_passage_uses_every_window(real_answerer):
+    filler = " ".join(["The committee met again and discussed routine matters of procedure."] * 60)
+    passage = filler + " The treasurer reported that the fund held 937 gold coins."
+    best = real_answerer.reader.read("How many gold coins did the fund hold?", [passage], n_best=1)[0]
+    assert "937" in best.text and passage[best.start : best.end] == best.text
+
+
+def test_answer_contract_with_real_models(real_answerer):
+    result = real_answerer.answer("How many US troops were on the ground in Iraq in July 2014?")
+    assert result.text and "825" in result.text
+    citation = result.citations[0]
+    assert citation.passage[citation.start : citation.end] == result.text
+    assert citation.date == "2014-08-01" and citation.title == "US boosts missile sales to Iraq"
+
+
+@pytest.mark.parametrize("question", ["Who won the 2014 FIFA World Cup?", "What is the capital of Australia?"])
+def test_off_topic_questions_abstain(real_answerer, question):
+    result = real_answerer.answer(question)
+    assert result.text is None and result.citations == []
+
+
+def test_missing_reader_is_a_typed_error(tmp_path):
+    with pytest.raises(qa.ReaderModelMissingError, match="models/reader"):
+        ReaderModel(tmp_path).load()
+
+
+def test_cli_ask_json_and_text(real_index):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", QA_INDEX=str(real_index), QA_CORPUS=str(CORPUS_DIR))
+    run = lambda *args: subprocess.run([sys.executable, "-m", "qa", *args], cwd=PROJECT_ROOT, env=env,  # noqa: E731
+                                       capture_output=True, text=True, timeout=300)
+    done = run("ask", "How many US troops were on the ground in Iraq in July 2014?", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert "825" in data["text"] and data["citations"][0]["doc_id"].startswith("003")
+    done = run("ask", "How many US troops were on the ground in Iraq in July 2014?")
+    assert done.returncode == 0 and "[[825" in done.stdout and "US boosts missile sales to Iraq" in done.stdout
+    done = run("ask", "   ")
+    assert done.returncode == 2 and "empty" in done.stderr and "Traceback" not in done.stderr
+    done = run("search", "Hellfire missiles sold", "-k", "2", "--mode", "bm25")
+    assert done.returncode == 0 and done.stdout.startswith("1. ")
+
+
+def test_cli_reports_missing_index_with_the_fix(tmp_path):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", QA_INDEX=str(tmp_path / "none"), QA_CORPUS=str(CORPUS_DIR))
+    done = subprocess.run([sys.executable, "-m", "qa", "ask", "How many missiles?"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and "qa index" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_app_answers_offline_without_network(real_index):
+    """The whole system runs in a network namespace with no interface but loopback (``unshare -n``)."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", QA_INDEX=str(real_index), QA_CORPUS=str(CORPUS_DIR))
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("unshare -n is not permitted here; the socket-blocking fixture still covers the suite")
+    done = subprocess.run(["unshare", "-n", sys.executable, "-m", "qa", "ask", "Who is the Turkish foreign minister?", "--json"],
+                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Davutoglu" in json.loads(done.stdout)["text"]
