@@ -90,8 +90,10 @@ class ReaderModel:
     def __init__(
         self, model_dir: str | Path | None = None, *, backend: str = "fp32", max_length: int = 384,
         stride: int = 128, max_answer_tokens: int = 30, n_best: int = 5, batch_size: int = 16,
-        threads: int | None = None,
+        threads: int | None = None, max_question_tokens: int = 64,
     ) -> None:
+        if max_length - max_question_tokens - 3 <= stride:
+            raise ValueError("max_length must leave more than `stride` tokens for the passage")
         self.model_dir = Path(model_dir) if model_dir is not None else DEFAULT_READER_DIR
         self.backend = backend
         self.max_length = max_length
@@ -99,6 +101,7 @@ class ReaderModel:
         self.max_answer_tokens = max_answer_tokens
         self.n_best = n_best
         self.batch_size = batch_size
+        self.max_question_tokens = max_question_tokens
         self.threads = threads if threads is not None else max(1, min(4, os.cpu_count() or 1))
         self._lock = threading.Lock()
 
@@ -142,11 +145,12 @@ class ReaderModel:
         import torch
 
         n_best = self.n_best if n_best is None else n_best
-        pairs = [(i, q.strip(), p) for i, (q, passages) in enumerate(items) if q.strip() for p in passages]
         results: list[list[SpanCandidate]] = [[] for _ in items]
-        if not pairs:
+        if not any(q.strip() and passages for q, passages in items):
             return results
         tokenizer, model = self.load()
+        questions = [self._truncate_question(tokenizer, q.strip()) for q, _ in items]
+        pairs = [(i, questions[i], p) for i, (q, passages) in enumerate(items) if q.strip() for p in passages]
         encoded = tokenizer(
             [q for _, q, _ in pairs], [p for _, _, p in pairs], truncation="only_second",
             max_length=self.max_length, stride=self.stride, return_overflowing_tokens=True,
@@ -204,6 +208,15 @@ class ReaderModel:
         for candidates in results:
             candidates.sort(key=lambda c: (-c.score, c.passage_index, c.start))
         return results
+
+    def _truncate_question(self, tokenizer, question: str) -> str:
+        """Cut a question to ``max_question_tokens`` word pieces (at a character boundary), so that every
+        window keeps room for the passage and the stride (as the SQuAD reference code caps query length)."""
+        encoded = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = encoded["offset_mapping"]
+        if len(offsets) <= self.max_question_tokens:
+            return question
+        return question[: offsets[self.max_question_tokens - 1][1]]
 
     def no_answer_score(self, candidates: list[SpanCandidate]) -> float | None:
         """The no-answer score that goes with the best candidate (None when there is none)."""

@@ -114,3 +114,9 @@ def test_app_answers_offline_without_network(real_index):
                           cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Davutoglu" in json.loads(done.stdout)["text"]
+
+
+def test_question_of_many_word_pieces_is_truncated_not_a_crash(real_answerer):
+    question = "9" * 400 + " how many missiles?"
+    candidates = real_answerer.reader.read(question, [_paragraph_pair(real_answerer, "003", "825 US troops")])
+    assert all(c.text for c in candidates)
