@@ -25,8 +25,8 @@ def run(gold_path: Path, *, top_k: int, mode: str, index_dir=None, corpus_dir=No
     """Answer every gold question and return the report (records and aggregates)."""
     import qa
 
-    answerer = qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).load()
     questions = load_gold(gold_path)
+    answerer = qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).load()
     chunks_by_doc: dict[str, list] = {}
     for chunk in answerer.index.chunks:
         chunks_by_doc.setdefault(chunk.doc_id, []).append(chunk)
