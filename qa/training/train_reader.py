@@ -236,8 +236,9 @@ def main(argv: list[str] | None = None) -> None:
     LOG.info("windows: %d (%d steps/epoch), mean length %.0f", len(windows), steps_per_epoch, lengths.mean())
 
     model_source = output if resume_state else (args.init or packaged_encoder_dir())
+    # fp32 even when warm-starting from the shipped fp16 weights: fp16 training on a CPU is slow and lossy.
     model = BertForQuestionAnswering.from_pretrained(
-        model_source, attention_probs_dropout_prob=0.0, attn_implementation="sdpa"
+        model_source, attention_probs_dropout_prob=0.0, attn_implementation="sdpa", dtype=torch.float32
     )
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
