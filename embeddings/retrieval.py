@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-import numpy as np
 
 from embeddings.chunking import Chunk
 from embeddings.encoder import Encoder
@@ -119,8 +118,3 @@ class CorpusRetriever:
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
         return getattr(self, mode).retrieve(question, k)
-
-
-def vectors_are_normalised(vectors: np.ndarray, *, tolerance: float = 1e-3) -> bool:
-    """True when every row has unit length (inner product is then cosine similarity)."""
-    return bool(np.all(np.abs(np.linalg.norm(vectors, axis=1) - 1.0) < tolerance)) if len(vectors) else True

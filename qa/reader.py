@@ -86,7 +86,9 @@ def _load_model(model_dir: str, backend: str, threads: int):
     return tokenizer, model
 
 
+@functools.lru_cache(maxsize=8)
 def _read_calibration(model_dir: Path) -> ReaderCalibration:
+    """Read ``calibration.json`` once per model folder (it is consulted on every question)."""
     path = model_dir / "calibration.json"
     if not path.exists():
         return ReaderCalibration()
@@ -227,7 +229,3 @@ class ReaderModel:
         if len(offsets) <= self.max_question_tokens:
             return question
         return question[: offsets[self.max_question_tokens - 1][1]]
-
-    def no_answer_score(self, candidates: list[SpanCandidate]) -> float | None:
-        """The no-answer score that goes with the best candidate (None when there is none)."""
-        return candidates[0].null_score if candidates else None
