@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-
 from embeddings.chunking import Chunk
 from embeddings.encoder import Encoder
 from embeddings.index import CorpusIndex, embedding_text
