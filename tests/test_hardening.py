@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -130,9 +131,14 @@ def test_kill_9_during_indexing_never_breaks_the_previous_index(tmp_path):
     (corpus / "new.txt").write_text("New article\n\nA new article about helicopters and fighter jets.", encoding="utf-8")
     build_index(corpus, tmp_path / "reference", encoder=encoder)
     after = snapshot(tmp_path / "reference")
+    pristine = tmp_path / "pristine"
+    shutil.copytree(index_dir, pristine)
     killed_mid_write = 0
     for attempt in range(10):
-        delay = full_run * (0.1 + 0.9 * attempt / 9)
+        if snapshot() != before:  # the previous attempt finished its swap: start again from the old index
+            shutil.rmtree(index_dir)
+            shutil.copytree(pristine, index_dir)
+        delay = full_run * (0.05 + 0.8 * attempt / 9)
         child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(corpus), str(index_dir)], env=env)
         time.sleep(delay)
         if child.poll() is None:
@@ -143,8 +149,6 @@ def test_kill_9_during_indexing_never_breaks_the_previous_index(tmp_path):
         # Killed before the swap: the previous index, untouched. Killed after it (or finished): the new
         # index, whole. Never anything in between.
         assert current in (before, after), f"attempt {attempt}: a torn index after kill -9"
-        if current == after:
-            break
     assert killed_mid_write >= 5
     leftovers = list(tmp_path.glob(".index.tmp-*"))
     build_index(corpus, index_dir, encoder=encoder)  # the next run cleans up what the killed runs left
