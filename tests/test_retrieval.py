@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from embeddings.index import load_index
-from embeddings.retrieval import MODES, CorpusRetriever
+from embeddings.retrieval import MODES, CorpusRetriever, HybridRetriever
 
 
 @pytest.fixture
@@ -54,8 +54,43 @@ def test_bm25_returns_nothing_for_stopwords_only(retriever):
 
 def test_hybrid_fuses_by_reciprocal_rank(retriever):
     question = "How much is the missile deal worth?"
-    dense = {r.chunk.chunk_id: r.rank for r in retriever.retrieve(question, 50, mode="dense")}
-    bm25 = {r.chunk.chunk_id: r.rank for r in retriever.retrieve(question, 50, mode="bm25")}
+    hybrid = retriever.hybrid
+    assert hybrid.fusion == "rrf"
+    depth = hybrid.depth
+    dense = {r.chunk.chunk_id: r.rank for r in retriever.retrieve(question, depth, mode="dense")}
+    bm25 = {r.chunk.chunk_id: r.rank for r in retriever.retrieve(question, depth, mode="bm25")}
     for result in retriever.retrieve(question, 5, mode="hybrid"):
-        expected = sum(1 / (60 + ranks[result.chunk.chunk_id] + 1) for ranks in (dense, bm25) if result.chunk.chunk_id in ranks)
+        expected = sum(
+            1 / (hybrid.rrf_k + ranks[result.chunk.chunk_id] + 1) for ranks in (dense, bm25) if result.chunk.chunk_id in ranks
+        )
         assert result.score == pytest.approx(expected)
+
+
+def test_convex_fusion_mixes_min_max_normalised_scores(retriever):
+    question = "How much is the missile deal worth?"
+    fused = HybridRetriever(retriever.dense, retriever.bm25, fusion="convex", alpha=0.3)
+    dense = retriever.retrieve(question, fused.depth, mode="dense")
+    bm25 = retriever.retrieve(question, fused.depth, mode="bm25")
+
+    def normalised(results):
+        high, low = results[0].score, results[-1].score
+        return {r.chunk.chunk_id: (r.score - low) / (high - low) for r in results}
+
+    dense_norm, bm25_norm = normalised(dense), normalised(bm25)
+    results = fused.retrieve(question, 5)
+    assert len(results) == 5
+    for result in results:
+        expected = 0.3 * dense_norm.get(result.chunk.chunk_id, 0.0) + 0.7 * bm25_norm.get(result.chunk.chunk_id, 0.0)
+        assert result.score == pytest.approx(expected)
+        assert 0.0 <= result.score <= 1.0
+
+
+def test_unknown_fusion_is_refused(retriever):
+    with pytest.raises(ValueError, match="unknown fusion"):
+        HybridRetriever(retriever.dense, retriever.bm25, fusion="max")
+
+
+def test_bm25_matches_inflected_forms(retriever):
+    # "delivering" and "delivered" share the stem "deliv"; without stemming the query shares no term.
+    results = retriever.retrieve("delivering", 3, mode="bm25")
+    assert results and any("delivered" in r.chunk.text for r in results)

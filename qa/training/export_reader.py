@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.metrics import f1_score
-from qa.training.squad_data import examples_from_articles, load_articles
+from qa.training.squad_data import examples_from_articles, load_articles, name_pool
 
 LOG = logging.getLogger("export_reader")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
@@ -91,11 +91,19 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, steps: int = 100, ridge: float
     return float(a), float(weights[1] - a * mean)
 
 
-def calibrate(output: Path, heldout_articles: list[dict], *, seed: int, limit: int) -> dict:
-    """Measure margins of the exported reader on held-out examples and write ``calibration.json``."""
+def calibrate(output: Path, heldout_articles: list[dict], *, seed: int, limit: int, names: list[str] | None = None) -> dict:
+    """Measure margins of the exported reader on held-out examples and write ``calibration.json``.
+
+    With ``names``, half the unanswerable copies are entity-swapped questions over their own paragraph
+    (as in training with ``--swap-ratio``), half other/trimmed paragraphs; otherwise all are the latter.
+    """
     from qa.reader import ReaderModel
 
-    examples = examples_from_articles(heldout_articles, negative_ratio=1.0, rng=random.Random(seed))
+    if names:
+        examples = examples_from_articles(heldout_articles, negative_ratio=0.5, rng=random.Random(seed),
+                                          swap_ratio=0.5, names=names)
+    else:
+        examples = examples_from_articles(heldout_articles, negative_ratio=1.0, rng=random.Random(seed))
     random.Random(seed).shuffle(examples)
     examples = examples[:limit]
     margins, f1s, answerable = margins_on(ReaderModel(output), examples)
@@ -105,7 +113,8 @@ def calibrate(output: Path, heldout_articles: list[dict], *, seed: int, limit: i
     calibration = {
         "threshold": threshold, "slope": slope, "intercept": intercept,
         "fitted_on": f"{len(examples)} questions ({int(answerable.sum())} answerable) of the held-out SQuAD 1.1 "
-                     f"train articles with synthetic unanswerable copies",
+                     f"train articles with synthetic unanswerable copies"
+                     + (" (half of them entity-swapped questions)" if names else ""),
         "heldout_squad2_style_f1": round(100 * best_f1, 2),
     }
     (output / "calibration.json").write_text(json.dumps(calibration, indent=1))
@@ -126,8 +135,11 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_weights:
         export_weights(checkpoint, output)
     titles = set(state["heldout_titles"])
-    heldout = [a for a in load_articles(args.train) if a["title"] in titles]
-    calibration = calibrate(output, heldout, seed=state["args"]["seed"] + 7, limit=args.calibration_examples)
+    articles = load_articles(args.train)
+    heldout = [a for a in articles if a["title"] in titles]
+    names = name_pool([a for a in articles if a["title"] not in titles]) if state["args"].get("swap_ratio") else None
+    calibration = calibrate(output, heldout, seed=state["args"]["seed"] + 7, limit=args.calibration_examples,
+                            names=names)
     training = {k: state[k] for k in ("step", "epoch", "elapsed", "curve", "heldout_titles")}
     training["args"] = state["args"]
     (output / "training_log.json").write_text(json.dumps(training, indent=1))

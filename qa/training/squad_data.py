@@ -27,7 +27,7 @@ class QAExample:
     context: str
     answers: tuple[str, ...]
     answer_start: int
-    kind: str  # "pos", "neg_drop" (answer sentence removed) or "neg_other" (other paragraph)
+    kind: str  # "pos", "neg_drop" (answer sentence removed), "neg_other" (other paragraph) or "neg_swap"
 
 
 def load_articles(path: str | Path) -> list[dict]:
@@ -67,14 +67,78 @@ def drop_answer_sentences(context: str, start: int, end: int, answers: tuple[str
     return new_context
 
 
+_NAME = re.compile(r"(?<![\w-])[A-Z][a-z]+(?:\s+(?:of\s+|de\s+)?[A-Z][a-z]+)*(?![\w-])")
+_NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?![\w,])|(?<![\w.,])\d+(?![\w,.])")
+
+
+def name_pool(articles: list[dict], *, limit: int = 50_000) -> list[str]:
+    """Capitalised names (one to three words, not sentence-initial) seen in the articles' paragraphs."""
+    names: dict[str, None] = {}
+    for article in articles:
+        for paragraph in article["paragraphs"]:
+            for match in _NAME.finditer(paragraph["context"]):
+                before = paragraph["context"][: match.start()].rstrip()
+                if before and before[-1] not in ".!?\"" and len(match.group().split()) <= 3:
+                    names[match.group()] = None
+            if len(names) >= limit:
+                return list(names)
+    return list(names)
+
+
+def _other_number(text: str, rng: random.Random) -> str:
+    """A different number of the same shape: years move by a few years, other numbers change a digit."""
+    digits = text.replace(",", "")
+    value = int(digits)
+    if len(digits) == 4 and 1000 <= value <= 2100:
+        new_value = value + rng.choice([-1, 1]) * rng.randint(1, 40)
+    else:
+        new_value = max(1, value + rng.choice([-1, 1]) * max(1, int(value * rng.uniform(0.1, 0.9))))
+    return f"{new_value:,}" if "," in text else str(new_value)
+
+
+def swap_question_entity(
+    question: str, context: str, answers: tuple[str, ...], names: list[str], rng: random.Random
+) -> str | None:
+    """Make an unanswerable twin of ``question`` for the same ``context``, SQuAD 2.0 style.
+
+    One name or number that the question shares with the context (and that is not part of the answer) is
+    replaced by another name, or another number, that the context never mentions: "When did Tesla move to
+    Paris?" becomes "When did Tesla move to Berlin?". Returns None when the question offers nothing to swap.
+    """
+    lowered_context = context.lower()
+    answer_text = " ".join(answers).lower()
+    candidates = []
+    for pattern in (_NAME, _NUMBER):
+        for match in pattern.finditer(question):
+            span = match.group()
+            if match.start() == 0 or span not in context or span.lower() in answer_text:
+                continue
+            candidates.append((match.start(), match.end(), pattern is _NUMBER))
+    if not names:
+        candidates = [c for c in candidates if c[2]]
+    if not candidates:
+        return None
+    start, end, is_number = rng.choice(candidates)
+    for _ in range(20):
+        replacement = _other_number(question[start:end], rng) if is_number else rng.choice(names)
+        words = replacement.lower().split()
+        if replacement.lower() in lowered_context or any(w in lowered_context.split() for w in words):
+            continue
+        return question[:start] + replacement + question[end:]
+    return None
+
+
 def examples_from_articles(
-    articles: list[dict], *, negative_ratio: float, rng: random.Random
+    articles: list[dict], *, negative_ratio: float, rng: random.Random, swap_ratio: float = 0.0,
+    names: list[str] | None = None,
 ) -> list[QAExample]:
     """Return one positive example per question plus synthetic unanswerable ones.
 
     With probability ``negative_ratio`` a question also yields a negative: either its paragraph with the
     answer-bearing sentences removed, or the paragraph of the same article that shares most content words
     with the question but does not contain the answer (a hard negative, like a retriever's near miss).
+    With probability ``swap_ratio`` it also yields an entity-swapped twin of the question over its own
+    paragraph (``swap_question_entity``; the replacement names come from ``names``).
     """
     examples: list[QAExample] = []
     for article in articles:
@@ -91,6 +155,10 @@ def examples_from_articles(
                 if context[start : start + len(answer["text"])] != answer["text"]:
                     continue
                 examples.append(QAExample(qa["id"], qa["question"], context, answers, start, "pos"))
+                if swap_ratio and rng.random() < swap_ratio:
+                    swapped = swap_question_entity(qa["question"], context, answers, names or [], rng)
+                    if swapped:
+                        examples.append(QAExample(qa["id"] + "_neg_swap", swapped, context, (), -1, "neg_swap"))
                 if rng.random() >= negative_ratio:
                     continue
                 negative = None

@@ -30,6 +30,7 @@ from qa.training.squad_data import (
     Windows,
     examples_from_articles,
     load_articles,
+    name_pool,
     split_heldout_articles,
     tokenize_for_training,
 )
@@ -187,6 +188,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=0.06, help="warm-up fraction of the schedule")
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--negative-ratio", type=float, default=0.33, help="share of questions that also get an unanswerable copy")
+    parser.add_argument("--swap-ratio", type=float, default=0.0,
+                        help="share of questions that also get an entity-swapped unanswerable twin")
     parser.add_argument("--max-length", type=int, default=384)
     parser.add_argument("--stride", type=int, default=128)
     parser.add_argument("--heldout-articles", type=int, default=10)
@@ -223,8 +226,11 @@ def main(argv: list[str] | None = None) -> None:
     train_articles, heldout_articles = split_heldout_articles(articles, count=args.heldout_articles, seed=args.seed)
     for extra in args.extra_train:
         train_articles += load_articles(extra)
-    examples = examples_from_articles(train_articles, negative_ratio=args.negative_ratio, rng=random.Random(args.seed))
-    heldout = examples_from_articles(heldout_articles, negative_ratio=0.5, rng=random.Random(args.seed + 1))
+    names = name_pool(train_articles)
+    examples = examples_from_articles(train_articles, negative_ratio=args.negative_ratio, rng=random.Random(args.seed),
+                                      swap_ratio=args.swap_ratio, names=names)
+    heldout = examples_from_articles(heldout_articles, negative_ratio=0.5, rng=random.Random(args.seed + 1),
+                                     swap_ratio=0.5 if args.swap_ratio else 0.0, names=names)
     random.Random(args.seed).shuffle(heldout)
     heldout = heldout[: args.eval_examples]
     LOG.info("examples: %d train (%d unanswerable), %d held-out; held-out articles: %s", len(examples),

@@ -1,0 +1,80 @@
+"""Synthetic unanswerable examples for reader training (no ../shared: small hand-made articles)."""
+
+from __future__ import annotations
+
+import random
+
+from qa.training.squad_data import (
+    drop_answer_sentences,
+    examples_from_articles,
+    name_pool,
+    swap_question_entity,
+)
+
+CONTEXT = (
+    "Nikola Tesla moved to Paris in 1882 to work for the Continental Edison Company. "
+    "Two years later he sailed to New York with a letter of recommendation."
+)
+
+
+def article(context: str, question: str, answer: str) -> dict:
+    return {
+        "title": "Tesla",
+        "paragraphs": [{
+            "context": context,
+            "qas": [{"id": "q1", "question": question, "answers": [{"text": answer, "answer_start": context.index(answer)}]}],
+        }],
+    }
+
+
+def test_swap_replaces_a_shared_name_with_one_the_context_never_mentions():
+    names = ["Berlin", "Vienna", "Paris", "Edison"]
+    for seed in range(20):
+        swapped = swap_question_entity("In what year did Tesla move to Paris?", CONTEXT, ("1882",), names, random.Random(seed))
+        assert swapped is not None and swapped != "In what year did Tesla move to Paris?"
+        new_words = set(swapped.rstrip("?").split()) - {"In", "what", "year", "did", "move", "to", "Tesla", "Paris"}
+        assert len(new_words) == 1
+        (new_word,) = new_words
+        assert new_word.lower() not in CONTEXT.lower()
+
+
+def test_swap_changes_a_year_to_one_absent_from_the_context():
+    for seed in range(20):
+        swapped = swap_question_entity("Where did he move in 1882?", CONTEXT, ("Paris",), [], random.Random(seed))
+        assert swapped is not None
+        year = swapped.split()[-1].rstrip("?")
+        assert year.isdigit() and len(year) == 4 and year != "1882" and year not in CONTEXT
+
+
+def test_swap_never_touches_the_answer_or_the_first_word():
+    assert swap_question_entity("Paris is where Tesla moved?", CONTEXT, ("Tesla",), ["Berlin"], random.Random(0)) is None
+    assert swap_question_entity("What did he do next?", CONTEXT, ("sailed",), ["Berlin"], random.Random(0)) is None
+
+
+def test_examples_include_entity_swapped_negatives_with_a_null_target():
+    articles = [article(CONTEXT, "In what year did Tesla move to Paris?", "1882")]
+    examples = examples_from_articles(articles, negative_ratio=0.0, rng=random.Random(1), swap_ratio=1.0,
+                                      names=["Berlin", "Vienna"])
+    kinds = [e.kind for e in examples]
+    assert kinds == ["pos", "neg_swap"]
+    negative = examples[1]
+    assert negative.answer_start == -1 and negative.answers == () and negative.context == CONTEXT
+    assert negative.question != examples[0].question
+
+
+def test_without_swap_ratio_no_swapped_negatives_are_made():
+    articles = [article(CONTEXT, "In what year did Tesla move to Paris?", "1882")]
+    examples = examples_from_articles(articles, negative_ratio=0.0, rng=random.Random(1))
+    assert [e.kind for e in examples] == ["pos"]
+
+
+def test_name_pool_skips_sentence_initial_words():
+    pool = name_pool([article(CONTEXT, "In what year did Tesla move to Paris?", "1882")])
+    assert "Paris" in pool and "Continental Edison Company" in pool and "New York" in pool
+    assert "Nikola Tesla" not in pool and "Two" not in pool
+
+
+def test_dropping_the_answer_sentence_removes_every_answer_mention():
+    start = CONTEXT.index("1882")
+    dropped = drop_answer_sentences(CONTEXT, start, start + 4, ("1882",))
+    assert dropped is not None and "1882" not in dropped and "New York" in dropped
