@@ -33,6 +33,21 @@ def load_questions(path: Path, limit: int | None) -> list[dict]:
     return rows[:limit] if limit else rows
 
 
+def oracle_threshold(sweep: list[tuple[float, float, float]], n: int) -> dict:
+    """The official SQuAD 2.0 script's diagnostic "best_f1": F1 at the threshold that is best *on this file*.
+
+    Only a diagnostic of how much the no-answer decision costs: the shipped threshold never sees dev data.
+    """
+    sweep = sorted(sweep, key=lambda row: -row[0])
+    total = sum(abstained for _, _, abstained in sweep)  # everything abstained
+    best, best_threshold = total, float("inf")
+    for margin, answered, abstained in sweep:
+        total += answered - abstained
+        if total > best:
+            best, best_threshold = total, margin
+    return {"oracle_F1": round(100 * best / n, 2), "oracle_threshold": round(best_threshold - 1e-6, 4)}
+
+
 def score(reader: ReaderModel, rows: list[dict], *, abstain: bool) -> dict:
     threshold = reader.calibration.threshold
     totals = {"em": 0.0, "f1": 0.0, "has_em": 0.0, "has_f1": 0.0, "has": 0, "no_right": 0, "no": 0}
@@ -41,8 +56,11 @@ def score(reader: ReaderModel, rows: list[dict], *, abstain: bool) -> dict:
     for offset in range(0, len(rows), 64):
         chunk = rows[offset : offset + 64]
         all_candidates += reader.read_many([(r["question"], [r["context"]]) for r in chunk], n_best=1)
+    sweep = []  # (margin, F1 if answered, F1 if abstained) per question, for the oracle-threshold diagnostic
     for row, candidates in zip(rows, all_candidates):
         prediction = candidates[0].text if candidates else None
+        margin = candidates[0].margin if candidates else float("-inf")
+        sweep.append((margin, f1_score(prediction, row["answers"]), f1_score(None, row["answers"])))
         if abstain and candidates and candidates[0].margin <= threshold:
             prediction = None
         em, f1 = exact_match(prediction, row["answers"]), f1_score(prediction, row["answers"])
@@ -64,6 +82,7 @@ def score(reader: ReaderModel, rows: list[dict], *, abstain: bool) -> dict:
             "HasAns_F1": round(100 * totals["has_f1"] / max(totals["has"], 1), 2),
             "NoAns_accuracy": round(100 * totals["no_right"] / max(totals["no"], 1), 2),
             "HasAns_count": totals["has"], "NoAns_count": totals["no"], "threshold": threshold,
+            **oracle_threshold(sweep, n),
         })
     return result
 
