@@ -133,17 +133,23 @@ def test_kill_9_during_indexing_never_breaks_the_previous_index(tmp_path):
     after = snapshot(tmp_path / "reference")
     pristine = tmp_path / "pristine"
     shutil.copytree(index_dir, pristine)
-    killed_mid_write = 0
-    for attempt in range(10):
+    killed_mid_write, scale = 0, 1.0
+    # Aim at 10 moments spread over a build; when the machine got faster (a build finished before its
+    # kill), aim earlier from then on, so the kills keep landing whatever the load was when timed.
+    for attempt in range(30):
+        if killed_mid_write == 10:
+            break
         if snapshot() != before:  # the previous attempt finished its swap: start again from the old index
             shutil.rmtree(index_dir)
             shutil.copytree(pristine, index_dir)
-        delay = full_run * (0.05 + 0.8 * attempt / 9)
+        delay = full_run * scale * (0.05 + 0.8 * killed_mid_write / 9)
         child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(corpus), str(index_dir)], env=env)
         time.sleep(delay)
         if child.poll() is None:
             child.send_signal(signal.SIGKILL)
             killed_mid_write += 1
+        else:
+            scale *= 0.6
         child.wait()
         current = snapshot()
         # Killed before the swap: the previous index, untouched. Killed after it (or finished): the new
