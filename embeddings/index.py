@@ -88,15 +88,20 @@ class CorpusIndex:
         return self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
 
 
-def embedding_text(chunk: Chunk, document: Document) -> str:
-    """The text a chunk is embedded and keyword-indexed as: article title and date, then the passage.
-    News paragraphs often leave the subject implicit ("the deal", "the missiles"); the title names it,
-    and the date lets "in December 2013" find the article of that month."""
+def document_header(document: Document) -> str:
+    """The article's title and date as a dateline, e.g. "US boosts missile sales to Iraq (1 August 2014)"."""
     header = document.title
     if document.date:
         year, month, day = document.date.split("-")
         header += f" ({int(day)} {_MONTH_NAMES[int(month) - 1]} {year})"
-    return f"{header}\n{chunk.text}"
+    return header
+
+
+def embedding_text(chunk: Chunk, document: Document) -> str:
+    """The text a chunk is embedded and keyword-indexed as: article title and date, then the passage.
+    News paragraphs often leave the subject implicit ("the deal", "the missiles"); the title names it,
+    and the date lets "in December 2013" find the article of that month."""
+    return f"{document_header(document)}\n{chunk.text}"
 
 
 _MONTH_NAMES = ("January February March April May June July August September October November December").split()

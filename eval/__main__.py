@@ -21,12 +21,19 @@ from eval.scoring import aggregate, blame  # noqa: E402
 from qa.metrics import exact_match, f1_score  # noqa: E402
 
 
-def run(gold_path: Path, *, top_k: int, mode: str, index_dir=None, corpus_dir=None) -> dict:
-    """Answer every gold question and return the report (records and aggregates)."""
+def run(gold_path: Path, *, top_k: int, mode: str, index_dir=None, corpus_dir=None, reader_dir=None) -> dict:
+    """Answer every gold question and return the report (records and aggregates). ``reader_dir``: another
+    exported reader to evaluate instead of the shipped one (e.g. a candidate before it is shipped)."""
     import qa
 
     questions = load_gold(gold_path)
-    answerer = qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).load()
+    if reader_dir is None:
+        answerer = qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).load()
+    else:
+        from qa.pipeline import QuestionAnswerer
+        from qa.reader import ReaderModel
+
+        answerer = QuestionAnswerer(index_dir=index_dir, corpus_dir=corpus_dir, reader=ReaderModel(reader_dir)).load()
     chunks_by_doc: dict[str, list] = {}
     for chunk in answerer.index.chunks:
         chunks_by_doc.setdefault(chunk.doc_id, []).append(chunk)
@@ -64,7 +71,8 @@ def run(gold_path: Path, *, top_k: int, mode: str, index_dir=None, corpus_dir=No
 
 
 def _best_span(answerer, question: str, chunks: list) -> str | None:
-    candidates = answerer.reader.read(question, [c.text for c in chunks], n_best=1)
+    candidates = answerer.reader.read(question, [c.text for c in chunks],
+                                      headers=[answerer.reading_header(c.doc_id) for c in chunks], n_best=1)
     return candidates[0].text if candidates else None
 
 
@@ -123,11 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("dense", "bm25", "hybrid"), default="hybrid")
     parser.add_argument("--index", default=None)
     parser.add_argument("--corpus", default=None)
+    parser.add_argument("--reader", default=None, help="an exported reader folder (default: models/reader)")
     args = parser.parse_args(argv)
     import qa
 
     try:
-        report = run(Path(args.gold), top_k=args.top_k, mode=args.mode, index_dir=args.index, corpus_dir=args.corpus)
+        report = run(Path(args.gold), top_k=args.top_k, mode=args.mode, index_dir=args.index, corpus_dir=args.corpus,
+                     reader_dir=args.reader)
     except (GoldFormatError, FileNotFoundError, *qa.USER_ERRORS) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from embeddings.chunking import Chunk
 from embeddings.encoder import Encoder, SentenceTransformerEncoder
-from embeddings.index import CorpusIndex, load_index
+from embeddings.index import CorpusIndex, document_header, load_index
 from embeddings.retrieval import MODES, CorpusRetriever, ScoredChunk
 from qa.metrics import normalize_answer
 from qa.questions import clean_question
@@ -140,6 +140,14 @@ class QuestionAnswerer:
         retrieved = [ScoredChunk(c, 0.0, rank) for rank, c in enumerate(chunks)]
         return self._decide(question, self._read(question, retrieved, with_previous=False), [])
 
+    def reading_header(self, doc_id: str) -> str:
+        """The line the reader sees above a passage of ``doc_id``: its title and date when the shipped
+        reader was calibrated that way (news paragraphs say "last week" and "the deal" and leave the
+        subject and the date to the headline and dateline), else nothing."""
+        if not self.reader.calibration.passage_header:
+            return ""
+        return document_header(self.index.documents[doc_id])
+
     # -- internals -------------------------------------------------------------------------------
 
     def _retrieved_passage(self, result: ScoredChunk) -> RetrievedPassage:
@@ -177,16 +185,17 @@ class QuestionAnswerer:
             return []
         chunks_by_doc = self._chunks_by_doc()
         windows = self._reading_windows(retrieved, with_previous)
-        texts, starts = [], []
+        texts, starts, headers = [], [], []
         for doc_id, first, last, _ in windows:
             document = self._index.documents[doc_id]
             start, end = chunks_by_doc[doc_id][first].start, chunks_by_doc[doc_id][last].end
             texts.append(document.text[start:end])
             starts.append(start)
+            headers.append(self.reading_header(doc_id))
         calibration = self.reader.calibration
         years, months = question_dates(question)
         reads = []
-        for candidate in self.reader.read(question, texts, n_best=3):
+        for candidate in self.reader.read(question, texts, headers=headers, n_best=3):
             doc_id, _, _, result = windows[candidate.passage_index]
             offset = starts[candidate.passage_index]
             bonus = date_bonus(years, months, self._index.documents[doc_id].date)

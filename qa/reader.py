@@ -48,11 +48,13 @@ class SpanCandidate:
 @dataclass(frozen=True)
 class ReaderCalibration:
     """How raw margins become decisions: answer when ``margin > threshold``; confidence =
-    sigmoid(slope * margin + intercept). Fitted on held-out SQuAD train articles (see MODEL_CARD.md)."""
+    sigmoid(slope * margin + intercept). Fitted on held-out SQuAD train articles (see MODEL_CARD.md).
+    ``passage_header``: the fit read each passage under its article's title line, so callers should too."""
 
     threshold: float = 0.0
     slope: float = 1.0
     intercept: float = 0.0
+    passage_header: bool = False
 
     def confidence(self, margin: float) -> float:
         """Probability-like confidence in [0, 1] that an answer with this margin is right."""
@@ -93,7 +95,8 @@ def _read_calibration(model_dir: Path) -> ReaderCalibration:
     if not path.exists():
         return ReaderCalibration()
     data = json.loads(path.read_text(encoding="utf-8"))
-    return ReaderCalibration(float(data["threshold"]), float(data["slope"]), float(data["intercept"]))
+    return ReaderCalibration(float(data["threshold"]), float(data["slope"]), float(data["intercept"]),
+                             bool(data.get("passage_header", False)))
 
 
 class ReaderModel:
@@ -144,27 +147,39 @@ class ReaderModel:
         """The no-answer threshold and confidence mapping shipped beside the weights."""
         return _read_calibration(self.model_dir)
 
-    def read(self, question: str, passages: list[str], *, n_best: int | None = None) -> list[SpanCandidate]:
+    def read(
+        self, question: str, passages: list[str], *, headers: list[str] | None = None, n_best: int | None = None,
+    ) -> list[SpanCandidate]:
         """Return the best spans over all ``passages``, best first (up to ``n_best`` per passage).
 
+        ``headers`` (one per passage, optional) is context the model reads on a line before its passage,
+        such as the article's title and date, but never answers from: spans and offsets are in the passage.
         Every candidate carries its passage's no-answer score; a passage with no valid span contributes
         nothing. Raises ``ReaderModelMissingError`` when the weights are missing.
         """
-        return self.read_many([(question, passages)], n_best=n_best)[0]
+        return self.read_many([(question, passages, headers)], n_best=n_best)[0]
 
-    def read_many(self, items: list[tuple[str, list[str]]], *, n_best: int | None = None) -> list[list[SpanCandidate]]:
-        """``read`` for several (question, passages) items at once, batching all their windows together."""
+    def read_many(self, items: list[tuple], *, n_best: int | None = None) -> list[list[SpanCandidate]]:
+        """``read`` for several ``(question, passages)`` or ``(question, passages, headers)`` items at once,
+        batching all their windows together."""
         import torch
 
         n_best = self.n_best if n_best is None else n_best
         results: list[list[SpanCandidate]] = [[] for _ in items]
-        if not any(q.strip() and passages for q, passages in items):
+        if not any(item[0].strip() and item[1] for item in items):
             return results
         tokenizer, model = self.load()
-        questions = [self._truncate_question(tokenizer, q.strip()) for q, _ in items]
-        pairs = [(i, questions[i], p) for i, (q, passages) in enumerate(items) if q.strip() for p in passages]
+        pairs = []  # (item index, question, passage, context prefix before the passage)
+        for i, (question, passages, *rest) in enumerate(items):
+            if not question.strip():
+                continue
+            question = self._truncate_question(tokenizer, question.strip())
+            headers = rest[0] if rest and rest[0] is not None else [""] * len(passages)
+            if len(headers) != len(passages):
+                raise ValueError("give one header per passage")
+            pairs += [(i, question, p, f"{h.strip()}\n" if h.strip() else "") for p, h in zip(passages, headers)]
         encoded = tokenizer(
-            [q for _, q, _ in pairs], [p for _, _, p in pairs], truncation="only_second",
+            [q for _, q, _, _ in pairs], [prefix + p for _, _, p, prefix in pairs], truncation="only_second",
             max_length=self.max_length, stride=self.stride, return_overflowing_tokens=True,
             return_offsets_mapping=True, padding=False,
         )
@@ -194,22 +209,23 @@ class ReaderModel:
         for feature in range(feature_count):
             pair_index = encoded["overflow_to_sample_mapping"][feature]
             offsets = encoded["offset_mapping"][feature]
-            context_mask = np.array([s == 1 for s in encoded.sequence_ids(feature)])
+            skip = len(pairs[pair_index][3])  # the header is read, never answered from
+            context_mask = np.array([s == 1 and offsets[t][0] >= skip for t, s in enumerate(encoded.sequence_ids(feature))])
             window_null = null_score(start_logits[feature], end_logits[feature])
             pair_null[pair_index] = min(pair_null.get(pair_index, math.inf), window_null)
             for span in best_token_spans(
                 start_logits[feature], end_logits[feature], context_mask,
                 max_answer_tokens=self.max_answer_tokens, n_best=n_best,
             ):
-                key = (pair_index, offsets[span.start_token][0], offsets[span.end_token][1])
+                key = (pair_index, offsets[span.start_token][0] - skip, offsets[span.end_token][1] - skip)
                 # Overlapping windows see the same span: keep its best score.
                 spans[key] = max(spans.get(key, -math.inf), span.score)
         first_pair_of_item: dict[int, int] = {}
-        for pair_index, (item_index, _, _) in enumerate(pairs):
+        for pair_index, (item_index, *_) in enumerate(pairs):
             first_pair_of_item.setdefault(item_index, pair_index)
         per_pair: dict[int, list[SpanCandidate]] = {}
         for (pair_index, s, e), score in spans.items():
-            item_index, _, passage = pairs[pair_index]
+            item_index, _, passage, _ = pairs[pair_index]
             if passage[s:e].strip():
                 passage_index = pair_index - first_pair_of_item[item_index]
                 per_pair.setdefault(pair_index, []).append(

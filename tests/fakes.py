@@ -12,16 +12,21 @@ class FakeReader:
     candidate with that margin (null score 0). Unknown questions yield a weak candidate (margin -5).
     """
 
-    def __init__(self, answers: dict[str, list[tuple[str, float]]] | None = None, *, threshold: float = 0.0):
+    def __init__(
+        self, answers: dict[str, list[tuple[str, float]]] | None = None, *, threshold: float = 0.0,
+        passage_header: bool = False,
+    ):
         self.answers = answers or {}
-        self.calibration = ReaderCalibration(threshold=threshold, slope=1.0, intercept=0.0)
+        self.calibration = ReaderCalibration(threshold=threshold, slope=1.0, intercept=0.0, passage_header=passage_header)
         self.calls: list[tuple[str, list[str]]] = []
+        self.headers: list[list[str]] = []
 
     def load(self):
         return None
 
-    def read(self, question, passages, *, n_best=None):
+    def read(self, question, passages, *, headers=None, n_best=None):
         self.calls.append((question, list(passages)))
+        self.headers.append(list(headers) if headers is not None else [""] * len(passages))
         candidates = []
         for index, passage in enumerate(passages):
             for text, margin in self.answers.get(question, []):

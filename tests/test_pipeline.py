@@ -12,6 +12,7 @@ from qa.pipeline import QuestionAnswerer, date_bonus, question_dates
 from tests.fakes import FakeReader
 
 QUESTION = "How many Hellfire missiles were delivered?"
+MONTHS = "January February March April May June July August September October November December".split()
 
 
 def _answerer(small_index, fake_encoder, answers, **kwargs):
@@ -78,6 +79,28 @@ def test_other_answers_come_as_alternatives_with_their_citations(small_index, fa
     obama = alternatives["Barack Obama"].citations[0]
     assert obama.date is None and obama.doc_id == "talks.md"
     assert result.alternatives == sorted(result.alternatives, key=lambda a: -a.score)
+
+
+def test_reader_calibrated_under_title_lines_reads_each_passage_under_its_dateline(small_index, fake_encoder):
+    answerer = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 6.0)]}, passage_header=True)
+    result = answerer.answer(QUESTION, top_k=10)
+    (question, passages), headers = answerer.reader.calls[-1], answerer.reader.headers[-1]
+    assert len(headers) == len(passages) > 1
+    for passage, header in zip(passages, headers):
+        document = next(d for d in answerer.index.documents.values() if passage in d.text)
+        assert header.startswith(document.title)
+        if document.date:
+            year, month, day = document.date.split("-")
+            assert header.endswith(f"({int(day)} {MONTHS[int(month) - 1]} {year})")
+    # Offsets stay in the passage: the citation still points at the answer, not into the header.
+    citation = result.citations[0]
+    assert citation.passage[citation.start : citation.end] == "5,000"
+
+
+def test_reader_calibrated_without_title_lines_gets_none(small_index, fake_encoder):
+    answerer = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 6.0)]})
+    answerer.answer(QUESTION, top_k=10)
+    assert set(answerer.reader.headers[-1]) == {""}
 
 
 def test_question_dates_prefer_the_matching_article(small_index, fake_encoder):

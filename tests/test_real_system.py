@@ -18,11 +18,15 @@ pytestmark = pytest.mark.slow
 
 def _paragraph_pair(answerer, doc_prefix: str, contains: str) -> str:
     """The paragraph containing ``contains`` with the one before it, as the pipeline reads it."""
-    document = next(d for d in answerer.index.documents.values() if d.doc_id.startswith(doc_prefix))
+    document = _document(answerer, doc_prefix)
     chunks = sorted((c for c in answerer.index.chunks if c.doc_id == document.doc_id), key=lambda c: c.index)
     home = next(c for c in chunks if contains in c.text)
     first = chunks[max(0, home.index - 1)]
     return document.text[first.start : home.end]
+
+
+def _document(answerer, doc_prefix: str):
+    return next(d for d in answerer.index.documents.values() if d.doc_id.startswith(doc_prefix))
 
 
 @pytest.mark.parametrize("question, doc, contains, expected", [
@@ -38,7 +42,8 @@ def _paragraph_pair(answerer, doc_prefix: str, contains: str) -> str:
 ])
 def test_reader_answers_real_questions_over_corpus_passages(real_answerer, question, doc, contains, expected):
     passage = _paragraph_pair(real_answerer, doc, contains)
-    best = real_answerer.reader.read(question, [passage])[0]
+    header = real_answerer.reading_header(_document(real_answerer, doc).doc_id)
+    best = real_answerer.reader.read(question, [passage], headers=[header])[0]
     assert expected in best.text
     assert passage[best.start : best.end] == best.text
     assert best.margin > real_answerer.reader.calibration.threshold
@@ -48,6 +53,19 @@ def test_reader_offsets_are_exact_for_every_candidate(real_answerer):
     passages = [_paragraph_pair(real_answerer, "004", "Ahmet Davutoglu"), "Short passage with Ünïcode — and “quotes”."]
     for candidate in real_answerer.reader.read("Who warned of the harshest retaliation?", passages, n_best=5):
         assert passages[candidate.passage_index][candidate.start : candidate.end] == candidate.text
+
+
+def test_reader_never_answers_from_a_header(real_answerer):
+    header = "Ahmet Davutoglu, Turkish foreign minister, warns Iraq (1 August 2014)"
+    passage = "The minister warned of the harshest retaliation on Tuesday, speaking in the capital."
+    candidates = real_answerer.reader.read("Who is the Turkish foreign minister?", [passage, passage],
+                                           headers=[header, ""], n_best=5)
+    assert {c.passage_index for c in candidates} == {0, 1}
+    for candidate in candidates:
+        assert passage[candidate.start : candidate.end] == candidate.text
+        assert "Davutoglu" not in candidate.text
+    with pytest.raises(ValueError, match="one header per passage"):
+        real_answerer.reader.read("Who?", [passage], headers=[])
 
 
 def test_reader_scores_compare_across_passages(real_answerer):

@@ -78,3 +78,27 @@ def test_dropping_the_answer_sentence_removes_every_answer_mention():
     start = CONTEXT.index("1882")
     dropped = drop_answer_sentences(CONTEXT, start, start + 4, ("1882",))
     assert dropped is not None and "1882" not in dropped and "New York" in dropped
+
+
+def test_calibration_headers_name_each_examples_own_article():
+    from qa.training.export_reader import example_titles
+
+    second = "Thomas Edison opened his Menlo Park laboratory in 1876 in New Jersey. It had many workers."
+    articles = [
+        {"title": "Nikola_Tesla", "paragraphs": [
+            {"context": CONTEXT, "qas": [{"id": "Nikola_Tesla_0_0", "question": "In what year did Tesla move to Paris?",
+                                          "answers": [{"text": "1882", "answer_start": CONTEXT.index("1882")}]}]},
+            {"context": second, "qas": [{"id": "Nikola_Tesla_1_0", "question": "When did Edison open Menlo Park?",
+                                         "answers": [{"text": "1876", "answer_start": second.index("1876")}]}]},
+        ]},
+        {"title": "Other", "paragraphs": [
+            {"context": second, "qas": [{"id": "x_neg", "question": "Where was Menlo Park?",
+                                         "answers": [{"text": "New Jersey", "answer_start": second.index("New Jersey")}]}]},
+        ]},
+    ]
+    examples = examples_from_articles(articles, negative_ratio=1.0, rng=random.Random(0), swap_ratio=1.0,
+                                      names=["Berlin", "Vienna"])
+    assert {e.kind for e in examples} >= {"pos", "neg_other", "neg_swap"}
+    titles = example_titles(examples, articles)
+    for example, title in zip(examples, titles):
+        assert title == ("Nikola Tesla" if example.qid.startswith("Nikola_Tesla") else "Other")

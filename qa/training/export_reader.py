@@ -46,12 +46,15 @@ def export_weights(checkpoint: Path, output: Path) -> None:
         (output / stray).unlink(missing_ok=True)
 
 
-def margins_on(reader, examples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(margin, F1 of the best span, answerable flag) for each example, read one passage at a time."""
+def margins_on(reader, examples, headers: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(margin, F1 of the best span, answerable flag) for each example, read one passage at a time, under
+    its header line when ``headers`` (one per example) are given."""
     margins, f1s, answerable = [], [], []
+    headers = headers if headers is not None else [""] * len(examples)
     read = []
     for offset in range(0, len(examples), 64):
-        read += reader.read_many([(e.question, [e.context]) for e in examples[offset : offset + 64]], n_best=1)
+        batch = range(offset, min(offset + 64, len(examples)))
+        read += reader.read_many([(examples[i].question, [examples[i].context], [headers[i]]) for i in batch], n_best=1)
     for example, candidates in zip(examples, read):
         if candidates:
             margins.append(candidates[0].margin)
@@ -91,11 +94,24 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, steps: int = 100, ridge: float
     return float(a), float(weights[1] - a * mean)
 
 
-def calibrate(output: Path, heldout_articles: list[dict], *, seed: int, limit: int, names: list[str] | None = None) -> dict:
+def example_titles(examples, articles: list[dict]) -> list[str]:
+    """The title (underscores as spaces) of the article each example's question comes from."""
+    title_of = {qa["id"]: a["title"].replace("_", " ") for a in articles for p in a["paragraphs"] for qa in p["qas"]}
+    # Synthetic negatives carry their source question's id plus "_<kind>" (SQuAD ids may hold "_" too).
+    return [title_of[e.qid.removesuffix("_" + e.kind) if e.kind != "pos" else e.qid] for e in examples]
+
+
+def calibrate(
+    output: Path, heldout_articles: list[dict], *, seed: int, limit: int, names: list[str] | None = None,
+    passage_header: bool = False,
+) -> dict:
     """Measure margins of the exported reader on held-out examples and write ``calibration.json``.
 
     With ``names``, half the unanswerable copies are entity-swapped questions over their own paragraph
     (as in training with ``--swap-ratio``), half other/trimmed paragraphs; otherwise all are the latter.
+    With ``passage_header``, every passage is read under its article's title, as the pipeline reads
+    corpus passages under their title-and-date line; ``calibration.json`` records it so the pipeline
+    reads the way the threshold was fitted.
     """
     from qa.reader import ReaderModel
 
@@ -106,7 +122,8 @@ def calibrate(output: Path, heldout_articles: list[dict], *, seed: int, limit: i
         examples = examples_from_articles(heldout_articles, negative_ratio=1.0, rng=random.Random(seed))
     random.Random(seed).shuffle(examples)
     examples = examples[:limit]
-    margins, f1s, answerable = margins_on(ReaderModel(output), examples)
+    headers = example_titles(examples, heldout_articles) if passage_header else None
+    margins, f1s, answerable = margins_on(ReaderModel(output), examples, headers)
     threshold, best_f1 = choose_threshold(margins, f1s, answerable)
     correct = np.where(answerable, f1s >= 0.5, False).astype(float)
     slope, intercept = fit_logistic(margins, correct)
@@ -116,6 +133,7 @@ def calibrate(output: Path, heldout_articles: list[dict], *, seed: int, limit: i
                      f"train articles with synthetic unanswerable copies"
                      + (" (half of them entity-swapped questions)" if names else ""),
         "heldout_squad2_style_f1": round(100 * best_f1, 2),
+        "passage_header": passage_header,
     }
     (output / "calibration.json").write_text(json.dumps(calibration, indent=1))
     return calibration
@@ -128,6 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train", default="../shared/data/squad/train-v1.1.json")
     parser.add_argument("--calibration-examples", type=int, default=1500)
     parser.add_argument("--skip-weights", action="store_true", help="only recalibrate the exported model")
+    parser.add_argument("--no-passage-header", dest="passage_header", action="store_false",
+                        help="calibrate (and so make the pipeline read) passages without their title line")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     checkpoint, output = Path(args.checkpoint), Path(args.output)
@@ -139,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     heldout = [a for a in articles if a["title"] in titles]
     names = name_pool([a for a in articles if a["title"] not in titles]) if state["args"].get("swap_ratio") else None
     calibration = calibrate(output, heldout, seed=state["args"]["seed"] + 7, limit=args.calibration_examples,
-                            names=names)
+                            names=names, passage_header=args.passage_header)
     training = {k: state[k] for k in ("step", "epoch", "elapsed", "curve", "heldout_titles")}
     training["args"] = state["args"]
     (output / "training_log.json").write_text(json.dumps(training, indent=1))
