@@ -2,8 +2,13 @@
 and reader latency for one question over 1 and 5 passages of ~150 words, for fp32 and int8 weights.
 
 SQuAD 1.1: the best span of each question's paragraph (no abstention). SQuAD 2.0: answer when the
-margin beats the shipped threshold (chosen on held-out *train* articles, never on these files).
-Run: ``python bench/reader_squad.py [--limit N] [--int8-subset 2000]``; reads ../shared.
+margin beats the shipped threshold (chosen on held-out *train* articles, never on these files). Both run
+on the backend the model ships with (``calibration.json``); a subset compares fp32 with the int8 variant.
+Passages are read under their article's title line when the reader was calibrated that way (as the
+pipeline reads corpus passages under their dateline); ``--passage-header none`` gives the standard
+context-only protocol.
+Run: ``python bench/reader_squad.py [--limit N] [--int8-subset 2000] [--passage-header auto|none|title]``;
+reads ../shared.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ def load_questions(path: Path, limit: int | None) -> list[dict]:
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
                 answers = [a["text"] for a in qa.get("answers", [])]
-                rows.append({"question": qa["question"], "context": paragraph["context"], "answers": answers})
+                rows.append({"question": qa["question"], "context": paragraph["context"], "answers": answers,
+                             "title": article["title"].replace("_", " ")})
     return rows[:limit] if limit else rows
 
 
@@ -48,14 +54,15 @@ def oracle_threshold(sweep: list[tuple[float, float, float]], n: int) -> dict:
     return {"oracle_F1": round(100 * best / n, 2), "oracle_threshold": round(best_threshold - 1e-6, 4)}
 
 
-def score(reader: ReaderModel, rows: list[dict], *, abstain: bool) -> dict:
+def score(reader: ReaderModel, rows: list[dict], *, abstain: bool, header: bool = False) -> dict:
     threshold = reader.calibration.threshold
     totals = {"em": 0.0, "f1": 0.0, "has_em": 0.0, "has_f1": 0.0, "has": 0, "no_right": 0, "no": 0}
     began = time.perf_counter()
     all_candidates = []
     for offset in range(0, len(rows), 64):
         chunk = rows[offset : offset + 64]
-        all_candidates += reader.read_many([(r["question"], [r["context"]]) for r in chunk], n_best=1)
+        all_candidates += reader.read_many([(r["question"], [r["context"]], [r["title"] if header else ""])
+                                            for r in chunk], n_best=1)
     sweep = []  # (margin, F1 if answered, F1 if abstained) per question, for the oracle-threshold diagnostic
     for row, candidates in zip(rows, all_candidates):
         prediction = candidates[0].text if candidates else None
@@ -110,24 +117,38 @@ def main() -> None:
     parser.add_argument("--int8-subset", type=int, default=2000, help="SQuAD 1.1 questions to compare fp32 vs int8 on")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="bench/results/reader_squad.json")
+    parser.add_argument("--passage-header", choices=("auto", "none", "title"), default="auto",
+                        help="read passages under their article title: auto follows the reader's calibration")
+    parser.add_argument("--int8-backend", choices=("int8", "onnx-int8"), default="onnx-int8",
+                        help="the quantised variant to compare: torch dynamic int8 or ONNX Runtime int8")
+    parser.add_argument("--sets", default="latency,squad1,squad2,int8", help="comma-separated parts to run")
     args = parser.parse_args()
-    fp32 = ReaderModel(args.model, threads=args.threads)
-    int8 = ReaderModel(args.model, backend="int8", threads=args.threads)
+    parts = set(args.sets.split(","))
+    shipped = ReaderModel(args.model, threads=args.threads)  # the backend its threshold was calibrated for
+    fp32 = ReaderModel(args.model, backend="fp32", threads=args.threads)
+    int8 = ReaderModel(args.model, backend=args.int8_backend, threads=args.threads)
     squad1 = load_questions(Path(args.squad1), args.limit)
     squad2 = load_questions(Path(args.squad2), args.limit)
     contexts = sorted({r["context"] for r in load_questions(Path(args.squad1), None) if 130 <= len(r["context"].split()) <= 170})
-    results = {"model": str(fp32.model_dir), "threads": args.threads}
-    results["latency_fp32"] = [latency(fp32, contexts, passages=n) for n in (1, 5)]
-    results["latency_int8"] = [latency(int8, contexts, passages=n) for n in (1, 5)]
-    print(json.dumps(results, indent=1), flush=True)
-    results["squad1_dev"] = score(fp32, squad1, abstain=False)
-    print("squad1", results["squad1_dev"], flush=True)
-    results["squad2_dev"] = score(fp32, squad2, abstain=True)
-    print("squad2", results["squad2_dev"], flush=True)
-    subset = squad1[:: max(1, len(squad1) // args.int8_subset)][: args.int8_subset]
-    results["int8_vs_fp32_on_squad1_subset"] = {"fp32": score(fp32, subset, abstain=False), "int8": score(int8, subset, abstain=False)}
-    print("int8", results["int8_vs_fp32_on_squad1_subset"], flush=True)
-    results["command"] = "python bench/reader_squad.py"
+    header = shipped.calibration.passage_header if args.passage_header == "auto" else args.passage_header == "title"
+    results = {"model": str(fp32.model_dir), "threads": args.threads, "passage_header": "title" if header else "none",
+               "shipped_backend": shipped.backend, "int8_backend": args.int8_backend}
+    if "latency" in parts:
+        results["latency_fp32"] = [latency(fp32, contexts, passages=n) for n in (1, 5)]
+        results["latency_int8"] = [latency(int8, contexts, passages=n) for n in (1, 5)]
+        print(json.dumps(results, indent=1), flush=True)
+    if "squad1" in parts:
+        results["squad1_dev"] = score(shipped, squad1, abstain=False, header=header)
+        print("squad1", results["squad1_dev"], flush=True)
+    if "squad2" in parts:
+        results["squad2_dev"] = score(shipped, squad2, abstain=True, header=header)
+        print("squad2", results["squad2_dev"], flush=True)
+    if "int8" in parts:
+        subset = squad1[:: max(1, len(squad1) // args.int8_subset)][: args.int8_subset]
+        results["int8_vs_fp32_on_squad1_subset"] = {"fp32": score(fp32, subset, abstain=False, header=header),
+                                                    "int8": score(int8, subset, abstain=False, header=header)}
+        print("int8", results["int8_vs_fp32_on_squad1_subset"], flush=True)
+    results["command"] = "python bench/reader_squad.py " + " ".join(sys.argv[1:])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1))
 

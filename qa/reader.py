@@ -16,6 +16,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -23,6 +24,8 @@ from qa.errors import ReaderModelMissingError
 from qa.span_decoding import best_token_spans, null_score
 
 DEFAULT_READER_DIR = Path(__file__).resolve().parent.parent / "models" / "reader"
+ONNX_INT8_FILE = "model_int8.onnx"
+BACKENDS = ("fp32", "int8", "onnx-int8")
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,14 @@ class SpanCandidate:
 class ReaderCalibration:
     """How raw margins become decisions: answer when ``margin > threshold``; confidence =
     sigmoid(slope * margin + intercept). Fitted on held-out SQuAD train articles (see MODEL_CARD.md).
-    ``passage_header``: the fit read each passage under its article's title line, so callers should too."""
+    ``passage_header``: the fit read each passage under its article's title line, so callers should too.
+    ``backend``: the inference backend the margins were measured with, which ``ReaderModel`` uses by default."""
 
     threshold: float = 0.0
     slope: float = 1.0
     intercept: float = 0.0
     passage_header: bool = False
+    backend: str = "fp32"
 
     def confidence(self, margin: float) -> float:
         """Probability-like confidence in [0, 1] that an answer with this margin is right."""
@@ -71,6 +76,8 @@ def _load_model(model_dir: str, backend: str, threads: int):
 
     torch.set_num_threads(threads)
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    if backend == "onnx-int8":
+        return tokenizer, _OnnxReader(Path(model_dir) / ONNX_INT8_FILE, threads)
     model = BertForQuestionAnswering.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
     model.eval()
     if backend == "int8":
@@ -84,8 +91,39 @@ def _load_model(model_dir: str, backend: str, threads: int):
         }
         model = torch.ao.quantization.quantize_dynamic(model, feed_forward, dtype=torch.qint8)
     elif backend != "fp32":
-        raise ValueError(f"unknown reader backend {backend!r}; use 'fp32' or 'int8'")
+        raise ValueError(f"unknown reader backend {backend!r}; use one of {', '.join(BACKENDS)}")
     return tokenizer, model
+
+
+class _OnnxReader:
+    """The exported reader run by ONNX Runtime (``model_int8.onnx``: int8 per-channel weights), called
+    like the torch model: ``model(input_ids=..., token_type_ids=..., attention_mask=...)``.
+
+    Each window runs alone, without padding: dynamic quantisation scales activations by the range of the
+    whole input, so a batch would make one passage's scores depend on the others read with it.
+    """
+
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime
+        from transformers import AutoConfig
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.config = AutoConfig.from_pretrained(path.parent, local_files_only=True)
+
+    def __call__(self, *, input_ids, token_type_ids, attention_mask):
+        import torch
+
+        start = np.full(tuple(input_ids.shape), -1e4, dtype=np.float32)
+        end = start.copy()
+        for row, length in enumerate(attention_mask.sum(dim=1).tolist()):
+            feeds = {"input_ids": input_ids[row : row + 1, :length].numpy(),
+                     "token_type_ids": token_type_ids[row : row + 1, :length].numpy(),
+                     "attention_mask": attention_mask[row : row + 1, :length].numpy()}
+            (start[row, :length],), (end[row, :length],) = self.session.run(["start_logits", "end_logits"], feeds)
+        return SimpleNamespace(start_logits=torch.from_numpy(start), end_logits=torch.from_numpy(end))
 
 
 @functools.lru_cache(maxsize=8)
@@ -96,21 +134,24 @@ def _read_calibration(model_dir: Path) -> ReaderCalibration:
         return ReaderCalibration()
     data = json.loads(path.read_text(encoding="utf-8"))
     return ReaderCalibration(float(data["threshold"]), float(data["slope"]), float(data["intercept"]),
-                             bool(data.get("passage_header", False)))
+                             bool(data.get("passage_header", False)), str(data.get("backend", "fp32")))
 
 
 class ReaderModel:
     """The shipped extractive QA model. Construction is cheap; weights load on first use, once."""
 
     def __init__(
-        self, model_dir: str | Path | None = None, *, backend: str = "fp32", max_length: int = 384,
+        self, model_dir: str | Path | None = None, *, backend: str | None = None, max_length: int = 384,
         stride: int = 128, max_answer_tokens: int = 30, n_best: int = 5, batch_size: int = 16,
         threads: int | None = None, max_question_tokens: int = 64,
     ) -> None:
         if max_length - max_question_tokens - 3 <= stride:
             raise ValueError("max_length must leave more than `stride` tokens for the passage")
         self.model_dir = Path(model_dir) if model_dir is not None else DEFAULT_READER_DIR
-        self.backend = backend
+        # By default, the backend the shipped threshold was calibrated with (calibration.json).
+        self.backend = backend if backend is not None else _read_calibration(self.model_dir).backend
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown reader backend {self.backend!r}; use one of {', '.join(BACKENDS)}")
         self.max_length = max_length
         self.stride = stride
         self.max_answer_tokens = max_answer_tokens
@@ -121,9 +162,8 @@ class ReaderModel:
         self._lock = threading.Lock()
 
     def _check_files(self) -> None:
-        missing = [n for n in ("config.json", "tokenizer.json") if not (self.model_dir / n).exists()]
-        if not any((self.model_dir / n).exists() for n in ("model.safetensors",)):
-            missing.append("model.safetensors")
+        weights = ONNX_INT8_FILE if self.backend == "onnx-int8" else "model.safetensors"
+        missing = [n for n in ("config.json", "tokenizer.json", weights) if not (self.model_dir / n).exists()]
         if missing:
             raise ReaderModelMissingError(
                 f"The reader model is missing from {self.model_dir} ({', '.join(missing)}). "

@@ -1,4 +1,5 @@
-"""Export a training checkpoint as the shipped reader (fp16 safetensors + tokenizer) and calibrate it.
+"""Export a training checkpoint as the shipped reader (fp16 safetensors, an ONNX Runtime int8 graph, the
+tokenizer) and calibrate it for the backend it ships with.
 
 Calibration uses only the held-out SQuAD *train* articles recorded in the checkpoint (never a dev set):
 their questions over their own paragraph (answerable) and synthetic unanswerable copies. The no-answer
@@ -44,6 +45,40 @@ def export_weights(checkpoint: Path, output: Path) -> None:
         raise SystemExit(f"tokenizer has {len(tokenizer)} tokens, model expects {model.config.vocab_size}")
     for stray in ("training_args.bin", "optimizer.safetensors", "state.json"):
         (output / stray).unlink(missing_ok=True)
+
+
+def export_onnx_int8(output: Path) -> Path:
+    """Write ``model_int8.onnx`` beside the exported weights: the fp32 graph exported with dynamic batch and
+    sequence axes, then quantised by ONNX Runtime (int8 per-channel weights, reduced range, activations
+    quantised at run time). Needs the ``train`` extra (``onnx``)."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import BertForQuestionAnswering
+
+    from qa.reader import ONNX_INT8_FILE
+
+    model = BertForQuestionAnswering.from_pretrained(output, dtype=torch.float32).eval()
+
+    class Logits(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, token_type_ids, attention_mask):
+            out = self.inner(input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask)
+            return out.start_logits, out.end_logits
+
+    names = ["input_ids", "token_type_ids", "attention_mask"]
+    example = torch.ones((1, 32), dtype=torch.long)
+    fp32_path = output / "model_fp32.onnx"
+    torch.onnx.export(Logits(model), (example, torch.zeros_like(example), example), str(fp32_path),
+                      input_names=names, output_names=["start_logits", "end_logits"], opset_version=17,
+                      dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "start_logits", "end_logits"]},
+                      dynamo=False)
+    quantize_dynamic(str(fp32_path), str(output / ONNX_INT8_FILE), weight_type=QuantType.QInt8,
+                     per_channel=True, reduce_range=True)
+    fp32_path.unlink()
+    return output / ONNX_INT8_FILE
 
 
 def margins_on(reader, examples, headers: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,7 +138,7 @@ def example_titles(examples, articles: list[dict]) -> list[str]:
 
 def calibrate(
     output: Path, heldout_articles: list[dict], *, seed: int, limit: int, names: list[str] | None = None,
-    passage_header: bool = False,
+    passage_header: bool = False, backend: str = "fp32",
 ) -> dict:
     """Measure margins of the exported reader on held-out examples and write ``calibration.json``.
 
@@ -111,7 +146,8 @@ def calibrate(
     (as in training with ``--swap-ratio``), half other/trimmed paragraphs; otherwise all are the latter.
     With ``passage_header``, every passage is read under its article's title, as the pipeline reads
     corpus passages under their title-and-date line; ``calibration.json`` records it so the pipeline
-    reads the way the threshold was fitted.
+    reads the way the threshold was fitted. ``backend`` is the inference backend the model ships with
+    (recorded too): its margins are what the threshold is fitted on.
     """
     from qa.reader import ReaderModel
 
@@ -123,7 +159,7 @@ def calibrate(
     random.Random(seed).shuffle(examples)
     examples = examples[:limit]
     headers = example_titles(examples, heldout_articles) if passage_header else None
-    margins, f1s, answerable = margins_on(ReaderModel(output), examples, headers)
+    margins, f1s, answerable = margins_on(ReaderModel(output, backend=backend), examples, headers)
     threshold, best_f1 = choose_threshold(margins, f1s, answerable)
     correct = np.where(answerable, f1s >= 0.5, False).astype(float)
     slope, intercept = fit_logistic(margins, correct)
@@ -134,6 +170,7 @@ def calibrate(
                      + (" (half of them entity-swapped questions)" if names else ""),
         "heldout_squad2_style_f1": round(100 * best_f1, 2),
         "passage_header": passage_header,
+        "backend": backend,
     }
     (output / "calibration.json").write_text(json.dumps(calibration, indent=1))
     return calibration
@@ -148,18 +185,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-weights", action="store_true", help="only recalibrate the exported model")
     parser.add_argument("--no-passage-header", dest="passage_header", action="store_false",
                         help="calibrate (and so make the pipeline read) passages without their title line")
+    parser.add_argument("--backend", choices=("fp32", "onnx-int8"), default="onnx-int8",
+                        help="the inference backend to ship (and calibrate): ONNX Runtime int8 or torch fp32")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     checkpoint, output = Path(args.checkpoint), Path(args.output)
     state = json.loads((checkpoint / "state.json").read_text())
     if not args.skip_weights:
         export_weights(checkpoint, output)
+        export_onnx_int8(output)
     titles = set(state["heldout_titles"])
     articles = load_articles(args.train)
     heldout = [a for a in articles if a["title"] in titles]
     names = name_pool([a for a in articles if a["title"] not in titles]) if state["args"].get("swap_ratio") else None
     calibration = calibrate(output, heldout, seed=state["args"]["seed"] + 7, limit=args.calibration_examples,
-                            names=names, passage_header=args.passage_header)
+                            names=names, passage_header=args.passage_header, backend=args.backend)
     training = {k: state[k] for k in ("step", "epoch", "elapsed", "curve", "heldout_titles")}
     training["args"] = state["args"]
     (output / "training_log.json").write_text(json.dumps(training, indent=1))
