@@ -47,7 +47,7 @@ def test_question_gets_answer_and_highlighted_evidence(server, browser, tmp_path
     page = browser.new_page(viewport={"width": 1200, "height": 1400})
     page.goto(server, wait_until="networkidle")
     assert "documents" in page.locator("#qa-status").inner_text()
-    _ask(page, "How many US troops were on the ground in Iraq in July 2014?")
+    _ask(page, "How many US troops were on the ground in Iraq?")
     page.wait_for_selector("#qa-answer-text", timeout=120_000)
     assert "825" in page.locator("#qa-answer-text").inner_text()
     evidence = page.locator("mark.qa-evidence").first.inner_text()
