@@ -14,7 +14,7 @@ from embeddings.encoder import Encoder, SentenceTransformerEncoder
 from embeddings.index import CorpusIndex, document_header, load_index
 from embeddings.retrieval import MODES, CorpusRetriever, ScoredChunk
 from qa.metrics import normalize_answer
-from qa.questions import clean_question
+from qa.questions import answer_fits_question, clean_question
 from qa.reader import ReaderModel, SpanCandidate
 from qa.types import Answer, Citation, RetrievedPassage
 
@@ -196,6 +196,8 @@ class QuestionAnswerer:
         years, months = question_dates(question)
         reads = []
         for candidate in self.reader.read(question, texts, headers=headers, n_best=3):
+            if not answer_fits_question(question, _whole_words(texts[candidate.passage_index], candidate.start, candidate.end)):
+                continue  # e.g. "F-16" (or its "16") for "how many ...?": never an answer, whatever its score
             doc_id, _, _, result = windows[candidate.passage_index]
             offset = starts[candidate.passage_index]
             bonus = date_bonus(years, months, self._index.documents[doc_id].date)
@@ -242,6 +244,16 @@ class QuestionAnswerer:
             answers.append(Answer(group["best"].candidate.text.strip(), round(group["score"], 4), citations, [], question, []))
         top = answers[0]
         return Answer(top.text, top.score, top.citations, answers[1:], question, passages)
+
+
+def _whole_words(text: str, start: int, end: int) -> str:
+    """``text[start:end]`` widened to the white space around it: the words a span touches ("F-16" for
+    a span "16" read inside it)."""
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return text[start:end]
 
 
 def _overlaps(a: _Read, b: _Read) -> bool:

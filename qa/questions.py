@@ -40,3 +40,25 @@ def clean_question(question: object, *, max_chars: int = MAX_QUESTION_CHARS) -> 
 
 def _has_surrogate(text: str) -> bool:
     return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+_HOW_MANY = re.compile(r"\bhow many\b", re.IGNORECASE)
+# What a "how many" answer looks like: a number (not a model name's digits, as in "F-16"), a number word, or a quantity word ("several", "all",
+# "twice"). On SQuAD 1.1 train, 99.3% of the 5,098 "how many" answers match
+# (``python bench/answer_types.py``).
+_QUANTITY = re.compile(
+    r"(?<![\w-])\d|\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|"
+    r"thousands?|millions?|billions?|trillions?|dozens?|scores?|several|few|many|much|more|most|less|fewer|"
+    r"half|quarter|third|single|both|none|no|nil|a|an|once|twice|thrice|all|every|each|never|numerous|"
+    r"multiple|various|some|any|couple|handful|majority|minority|percent)\b",
+    re.IGNORECASE,
+)
+
+
+def answer_fits_question(question: str, answer: str) -> bool:
+    """False when the answer cannot be what the question asks for: a "how many" question answered
+    without any quantity ("How many Apache helicopters...?" -> "F-16"). Every other answer fits."""
+    if _HOW_MANY.search(question):
+        return bool(_QUANTITY.search(answer))
+    return True

@@ -8,10 +8,11 @@ import pytest
 
 import qa
 from embeddings.index import build_index
-from qa.pipeline import QuestionAnswerer, date_bonus, question_dates
+from qa.pipeline import QuestionAnswerer, _whole_words, date_bonus, question_dates
 from tests.fakes import FakeReader
 
 QUESTION = "How many Hellfire missiles were delivered?"
+OPEN_QUESTION = "Which Hellfire missiles were delivered?"  # any kind of answer fits it
 MONTHS = "January February March April May June July August September October November December".split()
 
 
@@ -55,8 +56,8 @@ def test_unknown_question_abstains(small_index, fake_encoder):
 
 
 def test_duplicates_merge_and_agreement_raises_confidence(small_index, fake_encoder):
-    one = _answerer(small_index, fake_encoder, {QUESTION: [("Iraq", 1.0)]}).answer(QUESTION, top_k=1)
-    many = _answerer(small_index, fake_encoder, {QUESTION: [("Iraq", 1.0)]}).answer(QUESTION, top_k=10)
+    one = _answerer(small_index, fake_encoder, {OPEN_QUESTION: [("Iraq", 1.0)]}).answer(OPEN_QUESTION, top_k=1)
+    many = _answerer(small_index, fake_encoder, {OPEN_QUESTION: [("Iraq", 1.0)]}).answer(OPEN_QUESTION, top_k=10)
     assert many.text == "Iraq"
     assert len({c.doc_id for c in many.citations}) == 2  # both articles say it: one answer, two citations
     assert all(a.text != "Iraq" for a in many.alternatives)
@@ -71,8 +72,8 @@ def test_overlapping_spans_are_one_answer(small_index, fake_encoder):
 
 
 def test_other_answers_come_as_alternatives_with_their_citations(small_index, fake_encoder):
-    answers = {QUESTION: [("5,000", 6.0), ("450", 3.0), ("Barack Obama", 2.0)]}
-    result = _answerer(small_index, fake_encoder, answers).answer(QUESTION, top_k=10)
+    answers = {OPEN_QUESTION: [("5,000", 6.0), ("450", 3.0), ("Barack Obama", 2.0)]}
+    result = _answerer(small_index, fake_encoder, answers).answer(OPEN_QUESTION, top_k=10)
     assert result.text == "5,000"
     alternatives = {a.text: a for a in result.alternatives}
     assert {"450", "Barack Obama"} <= set(alternatives)
@@ -173,3 +174,25 @@ def test_rebuilt_index_gives_same_answer(small_index, fake_encoder):
     build_index(corpus, index_dir, encoder=fake_encoder)
     second = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 6.0)]}).answer(QUESTION)
     assert first == second
+
+
+def test_a_how_many_question_never_gets_an_answer_without_a_quantity(small_index, fake_encoder):
+    # The reader's best span is a name; the pipeline skips it for the next candidate that is a number.
+    answerer = _answerer(small_index, fake_encoder, {QUESTION: [("Hellfire", 9.0), ("5,000", 6.0)]})
+    result = answerer.answer(QUESTION)
+    assert result.text == "5,000"
+    assert all(a.text != "Hellfire" for a in result.alternatives)
+    # With no quantity among the candidates it abstains, however strong the name's score.
+    assert _answerer(small_index, fake_encoder, {QUESTION: [("Hellfire", 9.0)]}).answer(QUESTION).text is None
+    # Other questions keep such answers.
+    other = "Which missiles were delivered?"
+    assert _answerer(small_index, fake_encoder, {other: [("Hellfire", 9.0)]}).answer(other).text == "Hellfire"
+
+
+def test_the_type_check_reads_the_whole_words_a_span_touches():
+    text = "Iraq received F-16 jets and 5,000 missiles."
+    start = text.index("16")
+    assert _whole_words(text, start, start + 2) == "F-16"  # so "16" read inside "F-16" is no quantity
+    start = text.index("5,000")
+    assert _whole_words(text, start, start + 5) == "5,000"
+    assert _whole_words(text, 0, 4) == "Iraq" and _whole_words(text, len(text) - 9, len(text)) == "missiles."

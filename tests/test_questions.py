@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.errors import EmptyQuestionError, QuestionTooLongError
-from qa.questions import InvalidQuestionError, clean_question
+from qa.questions import InvalidQuestionError, answer_fits_question, clean_question
 
 
 def test_whitespace_and_controls_are_normalised():
@@ -24,3 +24,15 @@ def test_limits():
         clean_question("\x00\x01 ")
     with pytest.raises(InvalidQuestionError):
         clean_question(b"bytes")
+
+
+@pytest.mark.parametrize("answer", ["5,000", "$700 million", "about 450 missiles", "twice", "several hundred",
+                                    "(75)", "1990s", "none"])
+def test_how_many_questions_accept_quantities(answer):
+    assert answer_fits_question("How many Hellfire missiles were sold to Iraq?", answer)
+
+
+@pytest.mark.parametrize("answer", ["F-16", "Ahmet Davutoglu", "B-52", "M1A1 Abrams", "Baghdad"])
+def test_how_many_questions_refuse_answers_without_a_quantity(answer):
+    assert not answer_fits_question("how MANY jets were delivered?", answer)
+    assert answer_fits_question("Which jets were delivered?", answer)

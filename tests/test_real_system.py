@@ -33,7 +33,7 @@ def _document(answerer, doc_prefix: str):
     # Known misses of the shipped reader (measured 2026-11-22, see MODEL_CARD.md): strict, so a better
     # reader that gets them right turns these into failures until the marks are removed.
     pytest.param("How many Hellfire missiles were sold to Iraq?", "003", "The $700 million deal", "5,000",
-                 marks=pytest.mark.xfail(strict=True, reason="reader answers '450' (issue 3: needs more training)")),
+                 marks=pytest.mark.xfail(strict=True, reason="reader answers '450' (MODEL_CARD.md, limits)")),
     ("How much is the Hellfire missile deal worth?", "003", "The $700 million deal", "$700 million"),
     ("How many US troops were on the ground in Iraq?", "003", "825 US troops", "825"),
     ("Who is the Turkish foreign minister?", "004", "Ahmet Davutoglu", "Ahmet Davutoglu"),

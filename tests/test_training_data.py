@@ -6,10 +6,14 @@ import random
 
 from qa.training.squad_data import (
     drop_answer_sentences,
+    example_titles,
     examples_from_articles,
     name_pool,
     swap_question_entity,
+    tokenize_for_training,
+    with_title_headers,
 )
+from qa.training.train_reader import packaged_encoder_dir
 
 CONTEXT = (
     "Nikola Tesla moved to Paris in 1882 to work for the Continental Edison Company. "
@@ -81,8 +85,6 @@ def test_dropping_the_answer_sentence_removes_every_answer_mention():
 
 
 def test_calibration_headers_name_each_examples_own_article():
-    from qa.training.export_reader import example_titles
-
     second = "Thomas Edison opened his Menlo Park laboratory in 1876 in New Jersey. It had many workers."
     articles = [
         {"title": "Nikola_Tesla", "paragraphs": [
@@ -102,3 +104,25 @@ def test_calibration_headers_name_each_examples_own_article():
     titles = example_titles(examples, articles)
     for example, title in zip(examples, titles):
         assert title == ("Nikola Tesla" if example.qid.startswith("Nikola_Tesla") else "Other")
+
+
+def test_title_headers_prefix_the_context_and_keep_the_answer_target():
+    articles = [article(CONTEXT, "In what year did Tesla move to Paris?", "1882")]
+    examples = examples_from_articles(articles, negative_ratio=1.0, rng=random.Random(0))
+    assert [e.kind for e in examples][0] == "pos" and len(examples) == 2
+    assert with_title_headers(examples, articles, ratio=0.0, rng=random.Random(0)) == examples
+    headed = with_title_headers(examples, articles, ratio=1.0, rng=random.Random(0))
+    for before, after in zip(examples, headed):
+        assert after.context == "Tesla\n" + before.context
+        assert (after.qid, after.question, after.answers, after.kind) == (before.qid, before.question, before.answers, before.kind)
+    positive, negative = headed
+    assert positive.context[positive.answer_start : positive.answer_start + 4] == "1882"
+    assert negative.answer_start == -1
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(packaged_encoder_dir())
+    windows = tokenize_for_training(headed, tokenizer, max_length=64, stride=16)
+    targets = [tokenizer.decode(ids[s : e + 1]) for ids, s, e in
+               zip(windows.input_ids, windows.start_positions, windows.end_positions)]
+    assert "1882" in targets and all(t in ("1882", "[CLS]") for t in targets)

@@ -184,6 +184,37 @@ def examples_from_articles(
     return examples
 
 
+def example_titles(examples: list[QAExample], articles: list[dict]) -> list[str]:
+    """The title (underscores as spaces) of the article each example's question comes from."""
+    title_of = {qa["id"]: a["title"].replace("_", " ") for a in articles for p in a["paragraphs"] for qa in p["qas"]}
+    # Synthetic negatives carry their source question's id plus "_<kind>" (SQuAD ids may hold "_" too).
+    return [title_of[e.qid.removesuffix("_" + e.kind) if e.kind != "pos" else e.qid] for e in examples]
+
+
+def with_title_headers(
+    examples: list[QAExample], articles: list[dict], *, ratio: float, rng: random.Random
+) -> list[QAExample]:
+    """Put the article title on a line before the context of a ``ratio`` share of ``examples``.
+
+    The shipped reader reads corpus passages under their title-and-date line (``qa.reader`` ``headers``);
+    training some examples that way teaches it to use that line without ever answering from it (the
+    answer offset moves past the header, so no target lies in it).
+    """
+    if ratio <= 0:
+        return examples
+    titles = example_titles(examples, articles)
+    result = []
+    for example, title in zip(examples, titles):
+        if rng.random() >= ratio:
+            result.append(example)
+            continue
+        header = f"{title}\n"
+        start = example.answer_start + len(header) if example.answer_start >= 0 else -1
+        result.append(QAExample(example.qid, example.question, header + example.context, example.answers,
+                                start, example.kind))
+    return result
+
+
 @dataclass
 class Windows:
     """Tokenised training windows (ragged arrays) with their target token positions."""

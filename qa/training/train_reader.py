@@ -33,6 +33,7 @@ from qa.training.squad_data import (
     name_pool,
     split_heldout_articles,
     tokenize_for_training,
+    with_title_headers,
 )
 
 LOG = logging.getLogger("train_reader")
@@ -190,6 +191,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--negative-ratio", type=float, default=0.33, help="share of questions that also get an unanswerable copy")
     parser.add_argument("--swap-ratio", type=float, default=0.0,
                         help="share of questions that also get an entity-swapped unanswerable twin")
+    parser.add_argument("--header-ratio", type=float, default=0.0,
+                        help="share of examples read with their article title on a line before the context")
     parser.add_argument("--max-length", type=int, default=384)
     parser.add_argument("--stride", type=int, default=128)
     parser.add_argument("--heldout-articles", type=int, default=10)
@@ -229,6 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     names = name_pool(train_articles)
     examples = examples_from_articles(train_articles, negative_ratio=args.negative_ratio, rng=random.Random(args.seed),
                                       swap_ratio=args.swap_ratio, names=names)
+    examples = with_title_headers(examples, train_articles, ratio=args.header_ratio,
+                                  rng=random.Random(args.seed + 2))
     heldout = examples_from_articles(heldout_articles, negative_ratio=0.5, rng=random.Random(args.seed + 1),
                                      swap_ratio=0.5 if args.swap_ratio else 0.0, names=names)
     random.Random(args.seed).shuffle(heldout)
