@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 .PHONY: run test install index browser eval loadtest bench clean
 
 run: install index
-	$(PY) -m qa serve
+	$(PY) -m cli serve
 
 test: install index browser
 	$(PY) -m pytest
@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml | $(PY)
 
 # Builds the index only when it is missing or the corpus changed (fast no-op otherwise).
 index: install
-	$(PY) -m qa index --if-needed
+	$(PY) -m cli index --if-needed
 
 # Debian's Chromium for the browser tests (Playwright's own browser download does not work here).
 browser:

@@ -10,13 +10,15 @@ import html
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+import qa
+from embeddings.retrieval import MODES
+from qa.defaults import DEFAULT_MODE, DEFAULT_TOP_K, MAX_TOP_K
+from qa.errors import MAX_QUESTION_CHARS, USER_ERRORS
+from qa.types import Answer, Citation
 
-import qa  # noqa: E402
-from qa.errors import MAX_QUESTION_CHARS, USER_ERRORS  # noqa: E402
-from qa.types import Answer, Citation  # noqa: E402
+PathLike = str | Path | None
 
 LOG = logging.getLogger("app")
 EXAMPLES = [
@@ -87,13 +89,8 @@ def render_passages(result: Answer) -> str:
         return "<i>No passages retrieved.</i>"
     rows = []
     for passage in result.passages:
-        scores = f"fused {passage.score:.4f}"
-        if passage.dense_score is not None:
-            scores += f" · dense {passage.dense_score:.3f}"
-        if passage.bm25_score is not None:
-            scores += f" · bm25 {passage.bm25_score:.2f}"
         rows.append(f'<div class="qa-meta">{passage.rank + 1}. <b>{_e(passage.title)}</b> · '
-                    f'{_e(passage.date or "date unknown")} · paragraph {passage.paragraph + 1} · {scores}</div>'
+                    f'{_e(passage.date or "date unknown")} · paragraph {passage.paragraph + 1} · {passage.score_summary}</div>'
                     f'<div class="qa-passage">{_e(passage.text)}</div>')
     return "".join(rows)
 
@@ -103,7 +100,10 @@ def render_error(message: str) -> str:
     return f'<div class="qa-error" id="qa-error">{_e(message)}</div>'
 
 
-def ask(question: str, top_k: float = 5, mode: str = "hybrid", *, index_dir=None, corpus_dir=None) -> tuple[str, str, str]:
+def ask(
+    question: str, top_k: float = DEFAULT_TOP_K, mode: str = DEFAULT_MODE, *, index_dir: PathLike = None,
+    corpus_dir: PathLike = None,
+) -> tuple[str, str, str]:
     """Answer a question for the page: returns (answer HTML, alternatives HTML, passages HTML)."""
     try:
         result = qa.answer(question, top_k=int(top_k), mode=mode, index_dir=index_dir, corpus_dir=corpus_dir)
@@ -115,7 +115,7 @@ def ask(question: str, top_k: float = 5, mode: str = "hybrid", *, index_dir=None
     return render_answer(result), render_alternatives(result), render_passages(result)
 
 
-def corpus_status(*, index_dir=None, corpus_dir=None) -> str:
+def corpus_status(*, index_dir: PathLike = None, corpus_dir: PathLike = None) -> str:
     """One line saying how many documents and chunks are indexed (or what is wrong with the index)."""
     try:
         index = qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).index
@@ -126,8 +126,9 @@ def corpus_status(*, index_dir=None, corpus_dir=None) -> str:
             f'{manifest.chunk_count} passages (built {_e(manifest.built_at)}).</div>')
 
 
-def build_page(*, index_dir=None, corpus_dir=None):
+def build_page(*, index_dir: PathLike = None, corpus_dir: PathLike = None) -> Any:
     """The ``gr.Blocks`` page; nothing is loaded until the first question (or the status line)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no phoning home
     import gradio as gr
 
     with gr.Blocks(title="Ask the corpus") as page:
@@ -138,15 +139,15 @@ def build_page(*, index_dir=None, corpus_dir=None):
                                   max_length=MAX_QUESTION_CHARS, lines=1, scale=5, elem_id="qa-question")
             button = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-ask")
         with gr.Accordion("Options", open=False):
-            top_k = gr.Slider(1, 20, value=5, step=1, label="Passages to read")
-            mode = gr.Radio(["hybrid", "dense", "bm25"], value="hybrid", label="Retrieval")
+            top_k = gr.Slider(1, MAX_TOP_K, value=DEFAULT_TOP_K, step=1, label="Passages to read")
+            mode = gr.Radio([DEFAULT_MODE, *(m for m in MODES if m != DEFAULT_MODE)], value=DEFAULT_MODE, label="Retrieval")
         gr.Examples(EXAMPLES, inputs=question)
         answer_html = gr.HTML(elem_id="qa-answer")
         alternatives_html = gr.HTML(elem_id="qa-alternatives")
         with gr.Accordion("Retrieved passages", open=False):
             passages_html = gr.HTML(elem_id="qa-passages")
 
-        def on_ask(text, k, m):
+        def on_ask(text: str, k: float, m: str) -> tuple[str, str, str]:
             return ask(text, k, m, index_dir=index_dir, corpus_dir=corpus_dir)
 
         outputs = [answer_html, alternatives_html, passages_html]
@@ -156,8 +157,12 @@ def build_page(*, index_dir=None, corpus_dir=None):
     return page
 
 
-def serve(*, host: str = "127.0.0.1", port: int = 7860, index_dir=None, corpus_dir=None, block: bool = True):
+def serve(
+    *, host: str = "127.0.0.1", port: int = 7860, index_dir: PathLike = None, corpus_dir: PathLike = None,
+    block: bool = True,
+) -> Any:
     """Load the models, then serve the page on ``host:port`` (no share link). Returns the Blocks app."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # this process never reaches for a model hub
     qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).load()
     page = build_page(index_dir=index_dir, corpus_dir=corpus_dir)
     page.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=not block,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa.questions import _HOW_MANY, answer_fits_question  # noqa: E402
+from qa.questions import answer_fits_question, asks_how_many  # noqa: E402
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
     for article in articles:
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
-                if not _HOW_MANY.search(qa["question"]):
+                if not asks_how_many(qa["question"]):
                     continue
                 asked += 1
                 answers = [a["text"] for a in qa["answers"]]

@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from eval.scoring import percentile  # noqa: E402
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 QUESTIONS = [
@@ -76,8 +78,8 @@ def main() -> int:
         "clients": args.clients, "requests": args.requests, "completed": len(latencies), "errors": len(errors),
         "answers_differing_from_single_user": len(mismatches), "wall_seconds": round(wall, 1),
         "throughput_rps": round(len(latencies) / wall, 2),
-        "latency_p50_s": round(latencies[len(latencies) // 2], 3) if latencies else None,
-        "latency_p95_s": round(latencies[int(0.95 * (len(latencies) - 1))], 3) if latencies else None,
+        "latency_p50_s": round(percentile(latencies, 50), 3) if latencies else None,
+        "latency_p95_s": round(percentile(latencies, 95), 3) if latencies else None,
         "error_samples": errors[:5], "command": "python bench/loadtest.py",
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from eval.scoring import percentile  # noqa: E402
 from qa.metrics import exact_match, f1_score  # noqa: E402
 from qa.reader import ReaderModel  # noqa: E402
 
@@ -103,9 +103,8 @@ def latency(reader: ReaderModel, contexts: list[str], *, passages: int, repeats:
         began = time.perf_counter()
         reader.read(question, chosen)
         timings.append(1000 * (time.perf_counter() - began))
-    timings.sort()
-    return {"passages": passages, "p50_ms": round(statistics.median(timings), 1),
-            "p95_ms": round(timings[int(0.95 * (len(timings) - 1))], 1)}
+    return {"passages": passages, "p50_ms": round(percentile(timings, 50), 1),
+            "p95_ms": round(percentile(timings, 95), 1)}
 
 
 def main() -> None:

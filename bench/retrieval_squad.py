@@ -31,8 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from embeddings.encoder import SentenceTransformerEncoder  # noqa: E402
-from embeddings.index import build_index, embedding_text, load_index  # noqa: E402
+from embeddings.chunking import embedding_text  # noqa: E402
+from embeddings.index import build_index, load_index  # noqa: E402
 from embeddings.retrieval import CorpusRetriever, HybridRetriever, ScoredChunk  # noqa: E402
+from eval.scoring import percentile  # noqa: E402
 
 TUNING_GRID = [{"fusion": "rrf", "rrf_k": k} for k in (2, 5, 10, 20, 60)] + [
     {"fusion": "convex", "alpha": a} for a in (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -105,8 +107,8 @@ def latency_scores(retriever, sample: list[tuple[str, str]]) -> dict:
         latencies.append(time.perf_counter() - began)
     return {
         "latency_questions": len(sample),
-        "latency_ms_p50": round(1000 * float(np.percentile(latencies, 50)), 2),
-        "latency_ms_p95": round(1000 * float(np.percentile(latencies, 95)), 2),
+        "latency_ms_p50": round(1000 * percentile(latencies, 50), 2),
+        "latency_ms_p95": round(1000 * percentile(latencies, 95), 2),
     }
 
 

@@ -4,6 +4,9 @@ from embeddings.chunking import Chunk, chunk_document
 from embeddings.documents import Document, SkippedFile, clean_article, corpus_fingerprint, load_corpus
 from embeddings.encoder import DEFAULT_ENCODER_ID, Encoder, HashingEncoder, SentenceTransformerEncoder
 from embeddings.errors import (
+    CorpusError,
+    CorpusNotFoundError,
+    EmptyCorpusError,
     EncoderMissingError,
     IndexCorruptError,
     IndexLoadError,
@@ -15,7 +18,7 @@ from embeddings.index import BuildReport, CorpusIndex, IndexManifest, build_inde
 from embeddings.retrieval import MODES, CorpusRetriever, ScoredChunk
 
 __all__ = [
-    "BuildReport", "Chunk", "CorpusIndex", "CorpusRetriever", "DEFAULT_ENCODER_ID", "Document", "Encoder",
+    "BuildReport", "Chunk", "CorpusError", "CorpusNotFoundError", "EmptyCorpusError", "CorpusIndex", "CorpusRetriever", "DEFAULT_ENCODER_ID", "Document", "Encoder",
     "EncoderMissingError", "HashingEncoder", "IndexCorruptError", "IndexLoadError", "IndexManifest",
     "IndexMismatchError", "IndexNotBuiltError", "MODES", "ScoredChunk", "SentenceTransformerEncoder",
     "SkippedFile", "StaleIndexError", "build_index", "chunk_document", "clean_article", "corpus_fingerprint",

@@ -6,7 +6,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from embeddings.documents import Document
+from embeddings.documents import Document, document_header
 
 MIN_CHUNK_WORDS = 25
 MAX_CHUNK_WORDS = 220  # ~300 word pieces with the question: one reader window of 384 tokens
@@ -38,16 +38,25 @@ def _paragraph_spans(document: Document) -> list[tuple[int, int]]:
     return spans
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Split ``text`` into sentences: (start, end) character spans in order, the white space between
+    sentences left out. A break is end punctuation (and closing quotes or brackets), white space, then a
+    capital, digit or opening quote."""
+    spans, position = [], 0
+    for match in _SENTENCE_BREAK.finditer(text):
+        spans.append((position, match.start()))
+        position = match.end()
+    spans.append((position, len(text)))
+    return [(s, e) for s, e in spans if e > s]
+
+
 def _split_long(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int]]:
     """Cut [start, end) at sentence boundaries into pieces of at most ``max_words`` words where possible."""
     segment = text[start:end]
-    sentence_spans, position = [], 0
-    for match in _SENTENCE_BREAK.finditer(segment):
-        sentence_spans.append((position, match.start()))
-        position = match.end()
-    sentence_spans.append((position, len(segment)))
-    pieces, piece_start, piece_end, words = [], None, None, 0
-    for s, e in sentence_spans:
+    pieces: list[tuple[int, int]] = []
+    piece_start: int | None = None
+    piece_end, words = 0, 0
+    for s, e in sentence_spans(segment):
         count = len(segment[s:e].split())
         if piece_start is not None and words + count > max_words:
             pieces.append((start + piece_start, start + piece_end))
@@ -90,3 +99,10 @@ def chunk_document(
         Chunk(chunk_id_for(document.doc_id, document.text[s:e]), document.doc_id, i, s, e, document.text[s:e])
         for i, (s, e) in enumerate(merged)
     ]
+
+
+def embedding_text(chunk: Chunk, document: Document) -> str:
+    """The text a chunk is embedded and keyword-indexed as: article title and date, then the passage.
+    News paragraphs often leave the subject implicit ("the deal", "the missiles"); the title names it,
+    and the date lets "in December 2013" find the article of that month."""
+    return f"{document_header(document)}\n{chunk.text}"

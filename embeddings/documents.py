@@ -10,13 +10,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from embeddings.errors import CorpusNotFoundError
+
 LOG = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".txt", ".md")
 MAX_FILE_BYTES = 5_000_000  # a larger "article" is almost surely not one; skipped with a warning
 
-_MONTHS = ("January February March April May June July August September October November December").split()
-_DATE = re.compile(r"\b(\d{1,2})\s+(" + "|".join(_MONTHS) + r")\s+(\d{4})\b")
+MONTHS = ("January February March April May June July August September October November December").split()
+_DATE = re.compile(r"\b(\d{1,2})\s+(" + "|".join(MONTHS) + r")\s+(\d{4})\b")
 _FOOTER = re.compile(r"To contact the \w+ and the\s+Socialist Equality Party visit:.*\Z", re.DOTALL | re.IGNORECASE)
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!$&%])")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
@@ -47,6 +49,15 @@ class SkippedFile:
     reason: str
 
 
+def document_header(document: Document) -> str:
+    """The article's title and date as a dateline, e.g. "US boosts missile sales to Iraq (1 August 2014)"."""
+    header = document.title
+    if document.date:
+        year, month, day = document.date.split("-")
+        header += f" ({int(day)} {MONTHS[int(month) - 1]} {year})"
+    return header
+
+
 def _strip_markdown(line: str) -> str:
     line = _LINK.sub(r"\1", line)
     line = _BOLD.sub(r"\2", line)
@@ -58,7 +69,7 @@ def _parse_date(text: str) -> str | None:
     match = _DATE.search(text)
     if not match:
         return None
-    day, month, year = int(match.group(1)), _MONTHS.index(match.group(2)) + 1, int(match.group(3))
+    day, month, year = int(match.group(1)), MONTHS.index(match.group(2)) + 1, int(match.group(3))
     return f"{year:04d}-{month:02d}-{day:02d}"
 
 
@@ -162,12 +173,12 @@ def load_corpus(corpus_dir: str | Path) -> tuple[list[Document], list[SkippedFil
     """Read and clean every ``.txt``/``.md`` file under ``corpus_dir``.
 
     Returns the documents and the files skipped (not UTF-8, empty, too large, binary, a link leading out
-    of the folder), each skip also logged as a warning naming the file. Raises ``FileNotFoundError`` when
-    the folder does not exist.
+    of the folder), each skip also logged as a warning naming the file. Raises ``CorpusNotFoundError`` (a
+    ``FileNotFoundError``) when the folder does not exist.
     """
     root = Path(corpus_dir).resolve()
     if not root.is_dir():
-        raise FileNotFoundError(f"corpus folder not found: {corpus_dir}")
+        raise CorpusNotFoundError(f"Corpus folder not found: {corpus_dir}. Create it and put .txt or .md articles in it.")
     documents, skipped = [], []
 
     def skip(path: Path, reason: str) -> None:

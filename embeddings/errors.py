@@ -23,6 +23,18 @@ class StaleIndexError(IndexLoadError):
     """The corpus (or the ingestion code) changed since the index was built."""
 
 
+class CorpusError(Exception):
+    """Base class: the corpus folder cannot be indexed."""
+
+
+class CorpusNotFoundError(CorpusError, FileNotFoundError):
+    """The corpus folder does not exist."""
+
+
+class EmptyCorpusError(CorpusError, ValueError):
+    """The corpus folder holds no readable document."""
+
+
 class EncoderMissingError(Exception):
     """The sentence-embedding model files cannot be found."""
 

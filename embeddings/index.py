@@ -18,14 +18,16 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from embeddings.chunking import Chunk, chunk_document
+from embeddings.chunking import Chunk, chunk_document, embedding_text
 from embeddings.documents import Document, SkippedFile, corpus_fingerprint, load_corpus
 from embeddings.encoder import Encoder
 from embeddings.errors import (
     REBUILD_HINT,
+    EmptyCorpusError,
     IndexCorruptError,
     IndexMismatchError,
     IndexNotBuiltError,
@@ -79,32 +81,24 @@ class CorpusIndex:
     documents: dict[str, Document]
     chunks: list[Chunk]
     vectors: np.ndarray
-    faiss_index: object
+    faiss_index: Any
     path: Path | None = None
+    _chunks_by_doc: dict[str, tuple[Chunk, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_doc: dict[str, list[Chunk]] = {}
+        for chunk in self.chunks:
+            by_doc.setdefault(chunk.doc_id, []).append(chunk)
+        self._chunks_by_doc = {doc_id: tuple(sorted(chunks, key=lambda c: c.index)) for doc_id, chunks in by_doc.items()}
+
+    def chunks_of(self, doc_id: str) -> tuple[Chunk, ...]:
+        """The chunks of one document in reading order (empty for an unknown document)."""
+        return self._chunks_by_doc.get(doc_id, ())
 
     def search_vectors(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (scores, chunk positions) per query row; positions are -1 where fewer exist."""
         k = max(1, min(k, len(self.chunks)))
         return self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
-
-
-def document_header(document: Document) -> str:
-    """The article's title and date as a dateline, e.g. "US boosts missile sales to Iraq (1 August 2014)"."""
-    header = document.title
-    if document.date:
-        year, month, day = document.date.split("-")
-        header += f" ({int(day)} {_MONTH_NAMES[int(month) - 1]} {year})"
-    return header
-
-
-def embedding_text(chunk: Chunk, document: Document) -> str:
-    """The text a chunk is embedded and keyword-indexed as: article title and date, then the passage.
-    News paragraphs often leave the subject implicit ("the deal", "the missiles"); the title names it,
-    and the date lets "in December 2013" find the article of that month."""
-    return f"{document_header(document)}\n{chunk.text}"
-
-
-_MONTH_NAMES = ("January February March April May June July August September October November December").split()
 
 
 def _text_key(text: str) -> str:
@@ -186,7 +180,8 @@ def build_index(
     """Read ``corpus_dir``, chunk, embed (reusing vectors of unchanged chunks) and save to ``index_dir``.
 
     ``after_write`` (tests only) is called with the temporary folder just before the swap. Raises
-    ``FileNotFoundError`` for a missing corpus folder and ``ValueError`` when no document could be read.
+    ``CorpusNotFoundError`` for a missing corpus folder and ``EmptyCorpusError`` when no document could be
+    read (subclasses of ``FileNotFoundError`` and ``ValueError``).
     """
     began = time.perf_counter()
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
@@ -195,7 +190,7 @@ def build_index(
     fingerprint = corpus_fingerprint(corpus_dir)
     documents, skipped = load_corpus(corpus_dir)
     if not documents:
-        raise ValueError(f"no readable .txt or .md document in {corpus_dir}")
+        raise EmptyCorpusError(f"{corpus_dir} holds no readable .txt or .md document; add articles and run qa index again.")
     by_id = {d.doc_id: d for d in documents}
     chunks = [chunk for document in documents for chunk in chunk_document(document)]
     texts = [embedding_text(chunk, by_id[chunk.doc_id]) for chunk in chunks]

@@ -6,9 +6,9 @@ import logging
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from embeddings.chunking import Chunk
+from embeddings.chunking import Chunk, embedding_text
 from embeddings.encoder import Encoder
-from embeddings.index import CorpusIndex, embedding_text
+from embeddings.index import CorpusIndex
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")

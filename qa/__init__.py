@@ -4,30 +4,41 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from qa.defaults import DEFAULT_MODE, DEFAULT_TOP_K, default_corpus_dir, default_index_dir
 from qa.errors import (
     MAX_QUESTION_CHARS,
     USER_ERRORS,
+    CorpusError,
+    CorpusNotFoundError,
+    EmptyCorpusError,
     EmptyQuestionError,
     EncoderMissingError,
     IndexCorruptError,
     IndexLoadError,
     IndexMismatchError,
     IndexNotBuiltError,
+    InvalidOptionError,
+    InvalidQuestionError,
     QAError,
     QuestionTooLongError,
+    ReaderModelMismatchError,
     ReaderModelMissingError,
     StaleIndexError,
 )
 from qa.types import Answer, Citation, RetrievedPassage
 
-_ANSWERERS: dict[tuple, object] = {}
+if TYPE_CHECKING:
+    from qa.pipeline import QuestionAnswerer
+
+_ANSWERERS: dict[tuple[str, str], QuestionAnswerer] = {}
 _ANSWERERS_LOCK = threading.Lock()
 
 
-def get_answerer(*, index_dir: str | Path | None = None, corpus_dir: str | Path | None = None):
+def get_answerer(*, index_dir: str | Path | None = None, corpus_dir: str | Path | None = None) -> QuestionAnswerer:
     """The shared ``QuestionAnswerer`` for these paths: created once, loaded on first use."""
-    from qa.pipeline import QuestionAnswerer, default_corpus_dir, default_index_dir
+    from qa.pipeline import QuestionAnswerer
 
     index_path = Path(index_dir) if index_dir is not None else default_index_dir()
     corpus_path = Path(corpus_dir) if corpus_dir is not None else default_corpus_dir()
@@ -44,9 +55,10 @@ def answer(
 ) -> Answer:
     """Answer ``question`` from the documents of the index, citing the passage of every answer.
 
-    ``top_k`` passages (default 5) are retrieved with ``mode`` "hybrid" (default), "dense" or "bm25".
-    Returns an ``Answer``; ``Answer.text`` is None when the corpus does not answer the question.
-    Raises ``EmptyQuestionError`` / ``QuestionTooLongError`` for bad questions, ``IndexNotBuiltError``,
+    ``top_k`` passages (default ``DEFAULT_TOP_K``, 5) are retrieved with ``mode`` "hybrid" (the default),
+    "dense" or "bm25". Returns an ``Answer``; ``Answer.text`` is None when the corpus does not answer the
+    question. Raises ``EmptyQuestionError`` / ``QuestionTooLongError`` / ``InvalidQuestionError`` for bad
+    questions, ``InvalidOptionError`` for a bad ``top_k`` or ``mode``, ``IndexNotBuiltError``,
     ``StaleIndexError``, ``IndexMismatchError`` or ``IndexCorruptError`` for an unusable index (the
     message gives the command that fixes it) and ``ReaderModelMissingError`` without reader weights.
     The first call loads models and index; later calls reuse them.
@@ -55,7 +67,9 @@ def answer(
 
 
 __all__ = [
-    "Answer", "Citation", "EmptyQuestionError", "EncoderMissingError", "IndexCorruptError", "IndexLoadError",
-    "IndexMismatchError", "IndexNotBuiltError", "MAX_QUESTION_CHARS", "QAError", "QuestionTooLongError",
-    "ReaderModelMissingError", "RetrievedPassage", "StaleIndexError", "USER_ERRORS", "answer", "get_answerer",
+    "Answer", "Citation", "CorpusError", "CorpusNotFoundError", "DEFAULT_MODE", "DEFAULT_TOP_K", "EmptyCorpusError",
+    "EmptyQuestionError", "EncoderMissingError", "IndexCorruptError", "IndexLoadError", "IndexMismatchError",
+    "IndexNotBuiltError", "InvalidOptionError", "InvalidQuestionError", "MAX_QUESTION_CHARS", "QAError",
+    "QuestionTooLongError", "ReaderModelMismatchError", "ReaderModelMissingError", "RetrievedPassage",
+    "StaleIndexError", "USER_ERRORS", "answer", "get_answerer",
 ]

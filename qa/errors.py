@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from embeddings.errors import (
+    CorpusError,
+    CorpusNotFoundError,
+    EmptyCorpusError,
     EncoderMissingError,
     IndexCorruptError,
     IndexLoadError,
@@ -26,15 +29,28 @@ class QuestionTooLongError(QAError, ValueError):
     """The question exceeds ``MAX_QUESTION_CHARS`` characters."""
 
 
+class InvalidQuestionError(QAError, ValueError):
+    """The question is not a string."""
+
+
+class InvalidOptionError(QAError, ValueError):
+    """An option of ``qa.answer`` is out of range (``top_k`` below 1, an unknown retrieval ``mode``)."""
+
+
 class ReaderModelMissingError(QAError):
     """The reader weights are not where they should be."""
 
 
+class ReaderModelMismatchError(ReaderModelMissingError):
+    """The reader's files are there but do not belong together (tokenizer and weights disagree)."""
+
+
 # Everything a caller of ``qa.answer`` should expect and show to a user as a message.
-USER_ERRORS: tuple[type[Exception], ...] = (QAError, IndexLoadError, EncoderMissingError)
+USER_ERRORS: tuple[type[Exception], ...] = (QAError, IndexLoadError, EncoderMissingError, CorpusError)
 
 __all__ = [
-    "EmptyQuestionError", "EncoderMissingError", "IndexCorruptError", "IndexLoadError", "IndexMismatchError",
-    "IndexNotBuiltError", "MAX_QUESTION_CHARS", "QAError", "QuestionTooLongError", "ReaderModelMissingError",
-    "StaleIndexError", "USER_ERRORS",
+    "CorpusError", "CorpusNotFoundError", "EmptyCorpusError", "EmptyQuestionError", "EncoderMissingError",
+    "IndexCorruptError", "IndexLoadError", "IndexMismatchError", "IndexNotBuiltError", "InvalidOptionError",
+    "InvalidQuestionError", "MAX_QUESTION_CHARS", "QAError", "QuestionTooLongError", "ReaderModelMismatchError",
+    "ReaderModelMissingError", "StaleIndexError", "USER_ERRORS",
 ]

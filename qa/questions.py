@@ -5,12 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from qa.errors import MAX_QUESTION_CHARS, EmptyQuestionError, QAError, QuestionTooLongError
+from embeddings.documents import MONTHS
 
-
-class InvalidQuestionError(QAError, ValueError):
-    """The question is not a string."""
-
+from qa.errors import MAX_QUESTION_CHARS, EmptyQuestionError, InvalidQuestionError, QuestionTooLongError
 
 _SPACE = re.compile(r"\s+")
 
@@ -56,9 +53,25 @@ _QUANTITY = re.compile(
 )
 
 
+def asks_how_many(question: str) -> bool:
+    """True for a "how many" question, whose answer must be a quantity."""
+    return bool(_HOW_MANY.search(question))
+
+
 def answer_fits_question(question: str, answer: str) -> bool:
     """False when the answer cannot be what the question asks for: a "how many" question answered
     without any quantity ("How many Apache helicopters...?" -> "F-16"). Every other answer fits."""
-    if _HOW_MANY.search(question):
+    if asks_how_many(question):
         return bool(_QUANTITY.search(answer))
     return True
+
+
+_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+_MONTH_NAMES = re.compile(r"\b(" + "|".join(MONTHS) + r")\b", re.IGNORECASE)
+
+
+def question_dates(question: str) -> tuple[set[int], set[int]]:
+    """The years and month numbers a question names: "in December 2013" gives ({2013}, {12})."""
+    years = {int(y) for y in _YEAR.findall(question)}
+    months = {MONTHS.index(name.capitalize()) + 1 for name in _MONTH_NAMES.findall(question)}
+    return years, months

@@ -9,43 +9,37 @@ a no-answer score (the lowest [CLS] score over its windows, as in the SQuAD 2.0 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any, Protocol
 
 import numpy as np
 
-from qa.errors import ReaderModelMissingError
-from qa.span_decoding import best_token_spans, null_score
+from qa.defaults import DEFAULT_READER_DIR
+from qa.errors import ReaderModelMismatchError, ReaderModelMissingError
+from qa.span_decoding import SpanCandidate, WindowLogits, decode_windows
 
-DEFAULT_READER_DIR = Path(__file__).resolve().parent.parent / "models" / "reader"
 ONNX_INT8_FILE = "model_int8.onnx"
 BACKENDS = ("fp32", "int8", "onnx-int8")
 
 
 @dataclass(frozen=True)
-class SpanCandidate:
-    """An answer span in ``passages[passage_index]``: ``passage[start:end] == text``.
+class _Pair:
+    """One passage of one item of ``read_many``, with the header line read before it."""
 
-    ``score`` is the span's start+end logit; ``null_score`` the passage's no-answer score; ``margin`` their
-    difference (positive: the model prefers this span to "no answer").
-    """
-
+    item: int
     passage_index: int
-    start: int
-    end: int
-    text: str
-    score: float
-    null_score: float
-
-    @property
-    def margin(self) -> float:
-        return self.score - self.null_score
+    question: str
+    passage: str
+    prefix: str
 
 
 @dataclass(frozen=True)
@@ -137,6 +131,20 @@ def _read_calibration(model_dir: Path) -> ReaderCalibration:
                              bool(data.get("passage_header", False)), str(data.get("backend", "fp32")))
 
 
+class Reader(Protocol):
+    """What answer building needs from a reader: ``ReaderModel``, or a test double."""
+
+    @property
+    def calibration(self) -> ReaderCalibration: ...
+
+    def load(self) -> object: ...
+
+    def read(
+        self, question: str, passages: Sequence[str], *, headers: Sequence[str] | None = None,
+        n_best: int | None = None,
+    ) -> list[SpanCandidate]: ...
+
+
 class ReaderModel:
     """The shipped extractive QA model. Construction is cheap; weights load on first use, once."""
 
@@ -168,15 +176,16 @@ class ReaderModel:
             raise ReaderModelMissingError(
                 f"The reader model is missing from {self.model_dir} ({', '.join(missing)}). "
                 "Restore models/reader/ from the repository (git checkout -- models/reader) or retrain it: "
-                "python -m qa.training.train_reader, then python -m qa.training.export_reader"
+                "python -m training.train_reader, then python -m training.export_reader"
             )
 
-    def load(self):
-        """Load (or fetch from cache) the tokenizer and model; raises ``ReaderModelMissingError``."""
+    def load(self) -> tuple[Any, Any]:
+        """Load (or fetch from cache) the tokenizer and model. Raises ``ReaderModelMissingError`` when files
+        are missing and ``ReaderModelMismatchError`` when tokenizer and weights do not belong together."""
         self._check_files()
         tokenizer, model = _load_model(str(self.model_dir), self.backend, self.threads)
         if len(tokenizer) != model.config.vocab_size:
-            raise ReaderModelMissingError(
+            raise ReaderModelMismatchError(
                 f"The reader tokenizer in {self.model_dir} has {len(tokenizer)} tokens but the model expects "
                 f"{model.config.vocab_size}: the files do not belong together. Restore models/reader/ from git."
             )
@@ -188,7 +197,8 @@ class ReaderModel:
         return _read_calibration(self.model_dir)
 
     def read(
-        self, question: str, passages: list[str], *, headers: list[str] | None = None, n_best: int | None = None,
+        self, question: str, passages: Sequence[str], *, headers: Sequence[str] | None = None,
+        n_best: int | None = None,
     ) -> list[SpanCandidate]:
         """Return the best spans over all ``passages``, best first (up to ``n_best`` per passage).
 
@@ -199,83 +209,80 @@ class ReaderModel:
         """
         return self.read_many([(question, passages, headers)], n_best=n_best)[0]
 
-    def read_many(self, items: list[tuple], *, n_best: int | None = None) -> list[list[SpanCandidate]]:
+    def read_many(
+        self, items: Sequence[tuple[str, Sequence[str]] | tuple[str, Sequence[str], Sequence[str] | None]], *,
+        n_best: int | None = None,
+    ) -> list[list[SpanCandidate]]:
         """``read`` for several ``(question, passages)`` or ``(question, passages, headers)`` items at once,
-        batching all their windows together."""
-        import torch
-
+        batching all their windows together. Returns one candidate list per item, best first."""
         n_best = self.n_best if n_best is None else n_best
         results: list[list[SpanCandidate]] = [[] for _ in items]
         if not any(item[0].strip() and item[1] for item in items):
             return results
         tokenizer, model = self.load()
-        pairs = []  # (item index, question, passage, context prefix before the passage)
-        for i, (question, passages, *rest) in enumerate(items):
+        pairs = self._pairs(tokenizer, items)
+        if not pairs:
+            return results
+        windows = self._windows(tokenizer, model, pairs)
+        passages = [pair.passage for pair in pairs]
+        per_pair = decode_windows(windows, passages, [len(pair.prefix) for pair in pairs],
+                                  max_answer_tokens=self.max_answer_tokens, n_best=n_best)
+        for pair, candidates in zip(pairs, per_pair):
+            results[pair.item].extend(dataclasses.replace(c, passage_index=pair.passage_index) for c in candidates)
+        for candidates in results:
+            candidates.sort(key=lambda c: (-c.score, c.passage_index, c.start))
+        return results
+
+    def _pairs(self, tokenizer: Any, items: Sequence[tuple]) -> list[_Pair]:
+        """One (question, passage, header prefix) pair per passage of every item with a question."""
+        pairs = []
+        for item, (question, passages, *rest) in enumerate(items):
             if not question.strip():
                 continue
             question = self._truncate_question(tokenizer, question.strip())
             headers = rest[0] if rest and rest[0] is not None else [""] * len(passages)
             if len(headers) != len(passages):
                 raise ValueError("give one header per passage")
-            pairs += [(i, question, p, f"{h.strip()}\n" if h.strip() else "") for p, h in zip(passages, headers)]
+            for passage_index, (passage, header) in enumerate(zip(passages, headers)):
+                prefix = f"{header.strip()}\n" if header.strip() else ""  # read, never answered from
+                pairs.append(_Pair(item, passage_index, question, passage, prefix))
+        return pairs
+
+    def _windows(self, tokenizer: Any, model: Any, pairs: list[_Pair]) -> list[WindowLogits]:
+        """Tokenise every pair into stride windows and run them through the model, shortest first in
+        batches (less padding); returns each window's logits with its offsets."""
+        import torch
+
         encoded = tokenizer(
-            [q for _, q, _, _ in pairs], [prefix + p for _, _, p, prefix in pairs], truncation="only_second",
-            max_length=self.max_length, stride=self.stride, return_overflowing_tokens=True,
-            return_offsets_mapping=True, padding=False,
+            [pair.question for pair in pairs], [pair.prefix + pair.passage for pair in pairs],
+            truncation="only_second", max_length=self.max_length, stride=self.stride,
+            return_overflowing_tokens=True, return_offsets_mapping=True, padding=False,
         )
-        feature_count = len(encoded["input_ids"])
-        order = sorted(range(feature_count), key=lambda i: len(encoded["input_ids"][i]))
-        start_logits: list = [None] * feature_count
-        end_logits: list = [None] * feature_count
+        input_ids = encoded["input_ids"]
+        order = sorted(range(len(input_ids)), key=lambda i: len(input_ids[i]))
+        logits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         with self._lock, torch.inference_mode():
-            for offset in range(0, feature_count, self.batch_size):
+            for offset in range(0, len(order), self.batch_size):
                 batch = order[offset : offset + self.batch_size]
-                width = max(len(encoded["input_ids"][i]) for i in batch)
+                width = max(len(input_ids[i]) for i in batch)
                 ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
                 types = torch.zeros((len(batch), width), dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
                 for row, i in enumerate(batch):
-                    n = len(encoded["input_ids"][i])
-                    ids[row, :n] = torch.tensor(encoded["input_ids"][i])
+                    n = len(input_ids[i])
+                    ids[row, :n] = torch.tensor(input_ids[i])
                     types[row, :n] = torch.tensor(encoded["token_type_ids"][i])
                     mask[row, :n] = 1
                 output = model(input_ids=ids, token_type_ids=types, attention_mask=mask)
                 starts, ends = output.start_logits.float().numpy(), output.end_logits.float().numpy()
                 for row, i in enumerate(batch):
-                    n = len(encoded["input_ids"][i])
-                    start_logits[i], end_logits[i] = starts[row, :n], ends[row, :n]
-        pair_null: dict[int, float] = {}
-        spans: dict[tuple[int, int, int], float] = {}
-        for feature in range(feature_count):
-            pair_index = encoded["overflow_to_sample_mapping"][feature]
-            offsets = encoded["offset_mapping"][feature]
-            skip = len(pairs[pair_index][3])  # the header is read, never answered from
-            context_mask = np.array([s == 1 and offsets[t][0] >= skip for t, s in enumerate(encoded.sequence_ids(feature))])
-            window_null = null_score(start_logits[feature], end_logits[feature])
-            pair_null[pair_index] = min(pair_null.get(pair_index, math.inf), window_null)
-            for span in best_token_spans(
-                start_logits[feature], end_logits[feature], context_mask,
-                max_answer_tokens=self.max_answer_tokens, n_best=n_best,
-            ):
-                key = (pair_index, offsets[span.start_token][0] - skip, offsets[span.end_token][1] - skip)
-                # Overlapping windows see the same span: keep its best score.
-                spans[key] = max(spans.get(key, -math.inf), span.score)
-        first_pair_of_item: dict[int, int] = {}
-        for pair_index, (item_index, *_) in enumerate(pairs):
-            first_pair_of_item.setdefault(item_index, pair_index)
-        per_pair: dict[int, list[SpanCandidate]] = {}
-        for (pair_index, s, e), score in spans.items():
-            item_index, _, passage, _ = pairs[pair_index]
-            if passage[s:e].strip():
-                passage_index = pair_index - first_pair_of_item[item_index]
-                per_pair.setdefault(pair_index, []).append(
-                    SpanCandidate(passage_index, s, e, passage[s:e], score, pair_null[pair_index]))
-        for pair_index, candidates in per_pair.items():
-            candidates.sort(key=lambda c: (-c.score, c.start))
-            results[pairs[pair_index][0]].extend(candidates[:n_best])
-        for candidates in results:
-            candidates.sort(key=lambda c: (-c.score, c.passage_index, c.start))
-        return results
+                    n = len(input_ids[i])
+                    logits[i] = (starts[row, :n], ends[row, :n])
+        return [
+            WindowLogits(encoded["overflow_to_sample_mapping"][i], encoded["offset_mapping"][i],
+                         encoded.sequence_ids(i), *logits[i])
+            for i in range(len(input_ids))
+        ]
 
     def _truncate_question(self, tokenizer, question: str) -> str:
         """Cut a question to ``max_question_tokens`` word pieces (at a character boundary), so that every

@@ -1,14 +1,53 @@
-"""Turn start/end logits of one window into ranked answer spans (pure numpy, no model).
+"""Turn a reader's start/end logits into ranked answer spans (pure numpy, no model).
 
 Span score = start_logit + end_logit, the same quantity for every window and passage, so spans from
 different passages can be compared directly; the no-answer score is the same sum at the [CLS] position.
+``best_token_spans`` decodes one window; ``decode_windows`` turns all windows of a set of passages
+(each perhaps read under a header line) into character spans of the passages.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpanCandidate:
+    """An answer span in ``passages[passage_index]``: ``passage[start:end] == text``.
+
+    ``score`` is the span's start+end logit; ``null_score`` the passage's no-answer score; ``margin`` their
+    difference (positive: the model prefers this span to "no answer").
+    """
+
+    passage_index: int
+    start: int
+    end: int
+    text: str
+    score: float
+    null_score: float
+
+    @property
+    def margin(self) -> float:
+        return self.score - self.null_score
+
+
+@dataclass(frozen=True)
+class WindowLogits:
+    """One tokenised window of a passage and the model's logits over it.
+
+    ``passage_index`` says which passage the window belongs to; ``offsets[t]`` is token ``t``'s (start,
+    end) in the text the model read (header line + passage); ``sequence_ids[t]`` is 1 for tokens of that
+    text, 0 for the question and None for special tokens."""
+
+    passage_index: int
+    offsets: Sequence[tuple[int, int]]
+    sequence_ids: Sequence[int | None]
+    start_logits: np.ndarray
+    end_logits: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -66,3 +105,41 @@ def best_token_spans(
 def null_score(start_logits: np.ndarray, end_logits: np.ndarray, *, cls_index: int = 0) -> float:
     """Return the no-answer score of one window: start + end logit at the [CLS] token."""
     return float(start_logits[cls_index]) + float(end_logits[cls_index])
+
+
+def decode_windows(
+    windows: Sequence[WindowLogits], passages: Sequence[str], header_lengths: Sequence[int], *,
+    max_answer_tokens: int, n_best: int,
+) -> list[list[SpanCandidate]]:
+    """Candidate spans of each passage, best first, at most ``n_best`` per passage.
+
+    A passage was read as ``header_lengths[i]`` characters of header line followed by ``passages[i]``; no
+    span may start in the header and offsets are returned in the passage. A span seen by two overlapping
+    windows keeps its best score; every candidate of a passage carries the passage's no-answer score, the
+    lowest over its windows (as the SQuAD 2.0 reference decoders do). Blank spans are dropped.
+    """
+    null: dict[int, float] = {}
+    spans: dict[tuple[int, int, int], float] = {}
+    for window in windows:
+        skip = header_lengths[window.passage_index]
+        context_mask = np.array(
+            [s == 1 and window.offsets[t][0] >= skip for t, s in enumerate(window.sequence_ids)], dtype=bool
+        )
+        window_null = null_score(window.start_logits, window.end_logits)
+        null[window.passage_index] = min(null.get(window.passage_index, math.inf), window_null)
+        for span in best_token_spans(
+            window.start_logits, window.end_logits, context_mask, max_answer_tokens=max_answer_tokens, n_best=n_best
+        ):
+            key = (window.passage_index, window.offsets[span.start_token][0] - skip, window.offsets[span.end_token][1] - skip)
+            spans[key] = max(spans.get(key, -math.inf), span.score)
+    per_passage: list[list[SpanCandidate]] = [[] for _ in passages]
+    for (index, start, end), score in spans.items():
+        text = passages[index][start:end]
+        if text.strip():
+            per_passage[index].append(
+                SpanCandidate(passage_index=index, start=start, end=end, text=text, score=score, null_score=null[index])
+            )
+    for candidates in per_passage:
+        candidates.sort(key=lambda c: (-c.score, c.start))
+        del candidates[n_best:]
+    return per_passage

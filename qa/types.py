@@ -1,12 +1,16 @@
-"""The frozen result types every layer passes: ``Answer``, ``Citation`` and ``RetrievedPassage``."""
+"""The frozen result types every layer passes: ``Answer``, ``Citation`` and ``RetrievedPassage``.
+
+All three are frozen all the way down (their collections are tuples, so an ``Answer`` is hashable and
+``answer.citations.append`` fails) and keyword-only, so reordering a field can never swap two values."""
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from typing import Any
+from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Citation:
     """Where an answer was read: ``passage[start:end]`` is the answer exactly as the article writes it.
 
@@ -32,7 +36,7 @@ class Citation:
         return self.passage[self.start : self.end]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RetrievedPassage:
     """A passage the retriever handed to the reader, with its scores (for display and evaluation)."""
 
@@ -47,8 +51,18 @@ class RetrievedPassage:
     dense_score: float | None = None
     bm25_score: float | None = None
 
+    @property
+    def score_summary(self) -> str:
+        """Its scores as one line for people: "fused 0.0312 · dense 0.712 · bm25 2.50" (those it has)."""
+        parts = [f"fused {self.score:.4f}"]
+        if self.dense_score is not None:
+            parts.append(f"dense {self.dense_score:.3f}")
+        if self.bm25_score is not None:
+            parts.append(f"bm25 {self.bm25_score:.2f}")
+        return " · ".join(parts)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class Answer:
     """The bot's answer. ``text is None`` means the corpus does not answer the question (abstention).
 
@@ -59,10 +73,10 @@ class Answer:
 
     text: str | None
     score: float
-    citations: list[Citation] = field(default_factory=list)
-    alternatives: list["Answer"] = field(default_factory=list)
+    citations: tuple[Citation, ...] = ()
+    alternatives: tuple["Answer", ...] = ()
     question: str = ""
-    passages: list[RetrievedPassage] = field(default_factory=list)
+    passages: tuple[RetrievedPassage, ...] = ()
     no_answer_reason: str | None = None
 
     @property
@@ -70,6 +84,14 @@ class Answer:
         """True when the bot gives an answer rather than abstaining."""
         return self.text is not None
 
-    def to_dict(self) -> dict:
-        """A JSON-ready dict of every field (nested answers and citations included)."""
-        return dataclasses.asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (nested answers and citations included; tuples as lists)."""
+        return _jsonable(dataclasses.asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    return value

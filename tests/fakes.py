@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from qa.reader import ReaderCalibration, SpanCandidate
+from qa.reader import ReaderCalibration
+from qa.span_decoding import SpanCandidate
 
 
 class FakeReader:
@@ -32,9 +33,11 @@ class FakeReader:
             for text, margin in self.answers.get(question, []):
                 start = passage.find(text)
                 while start >= 0:
-                    candidates.append(SpanCandidate(index, start, start + len(text), text, margin, 0.0))
+                    candidates.append(SpanCandidate(passage_index=index, start=start, end=start + len(text), text=text,
+                                                    score=margin, null_score=0.0))
                     start = passage.find(text, start + 1)
             if question not in self.answers and passage.strip():
                 word_end = passage.find(" ") if " " in passage else len(passage)
-                candidates.append(SpanCandidate(index, 0, word_end, passage[:word_end], -5.0, 0.0))
+                candidates.append(SpanCandidate(passage_index=index, start=0, end=word_end, text=passage[:word_end],
+                                                score=-5.0, null_score=0.0))
         return sorted(candidates, key=lambda c: -c.score)

@@ -34,7 +34,7 @@ def running_server(index_dir: Path, *, timeout: float = 180.0):
     port = free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     process = subprocess.Popen(
-        [sys.executable, "-m", "qa", "serve", "--port", str(port), "--index", str(index_dir), "--corpus", str(CORPUS_DIR)],
+        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--index", str(index_dir), "--corpus", str(CORPUS_DIR)],
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}"

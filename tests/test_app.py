@@ -10,9 +10,12 @@ XSS = "<img src=x onerror=alert(1)>"
 
 def _answer(text="5,000", passage="The deal adds 5,000 missiles.", title="Missiles", alternatives=()):
     start = passage.find(text)
-    citation = Citation("d.txt", title, "2014-08-01", passage, start, start + len(text), "c1", 1, 0)
-    retrieved = RetrievedPassage("d.txt", title, None, "c1", 1, passage, 0.03, 0, 0.7, 2.5)
-    return Answer(text, 0.8, [citation], list(alternatives), "q", [retrieved])
+    citation = Citation(doc_id="d.txt", title=title, date="2014-08-01", passage=passage, start=start,
+                        end=start + len(text), chunk_id="c1", paragraph=1, doc_start=0)
+    retrieved = RetrievedPassage(doc_id="d.txt", title=title, date=None, chunk_id="c1", paragraph=1, text=passage,
+                                 score=0.03, rank=0, dense_score=0.7, bm25_score=2.5)
+    return Answer(text=text, score=0.8, citations=(citation,), alternatives=tuple(alternatives), question="q",
+                  passages=(retrieved,))
 
 
 def test_answer_is_highlighted_in_its_passage():
@@ -30,7 +33,7 @@ def test_document_and_question_text_is_escaped():
 
 
 def test_not_found_is_its_own_state():
-    html = app.render_answer(Answer(None, 0.9, [], [], "q", []))
+    html = app.render_answer(Answer(text=None, score=0.9, question="q"))
     assert "Not found in the corpus" in html and "<mark" not in html
 
 

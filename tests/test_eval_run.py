@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from eval.__main__ import main as eval_main
+from eval.run import main as eval_main
 from tests.conftest import CORPUS_DIR, PROJECT_ROOT
 
 pytestmark = pytest.mark.slow

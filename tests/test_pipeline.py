@@ -8,7 +8,9 @@ import pytest
 
 import qa
 from embeddings.index import build_index
-from qa.pipeline import QuestionAnswerer, _whole_words, date_bonus, question_dates
+from qa.pipeline import QuestionAnswerer
+from qa.questions import question_dates
+from qa.reading import date_bonus, whole_words
 from tests.fakes import FakeReader
 
 QUESTION = "How many Hellfire missiles were delivered?"
@@ -46,7 +48,7 @@ def test_answer_and_citation_are_frozen(small_index, fake_encoder):
 
 def test_abstains_when_no_span_beats_the_threshold(small_index, fake_encoder):
     result = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 1.0)]}, threshold=2.0).answer(QUESTION)
-    assert result.text is None and result.citations == [] and result.alternatives == []
+    assert result.text is None and result.citations == () and result.alternatives == ()
     assert 0.0 <= result.score <= 1.0
     assert result.passages  # what was looked at is still shown
 
@@ -68,7 +70,7 @@ def test_overlapping_spans_are_one_answer(small_index, fake_encoder):
     answers = {QUESTION: [("5,000 missiles", 5.0), ("5,000", 4.0), ("additional 5,000", 3.0)]}
     result = _answerer(small_index, fake_encoder, answers).answer(QUESTION)
     assert result.text == "5,000 missiles"
-    assert result.alternatives == []
+    assert result.alternatives == ()
 
 
 def test_other_answers_come_as_alternatives_with_their_citations(small_index, fake_encoder):
@@ -79,7 +81,7 @@ def test_other_answers_come_as_alternatives_with_their_citations(small_index, fa
     assert {"450", "Barack Obama"} <= set(alternatives)
     obama = alternatives["Barack Obama"].citations[0]
     assert obama.date is None and obama.doc_id == "talks.md"
-    assert result.alternatives == sorted(result.alternatives, key=lambda a: -a.score)
+    assert list(result.alternatives) == sorted(result.alternatives, key=lambda a: -a.score)
 
 
 def test_reader_calibrated_under_title_lines_reads_each_passage_under_its_dateline(small_index, fake_encoder):
@@ -192,7 +194,7 @@ def test_a_how_many_question_never_gets_an_answer_without_a_quantity(small_index
 def test_the_type_check_reads_the_whole_words_a_span_touches():
     text = "Iraq received F-16 jets and 5,000 missiles."
     start = text.index("16")
-    assert _whole_words(text, start, start + 2) == "F-16"  # so "16" read inside "F-16" is no quantity
+    assert whole_words(text, start, start + 2) == "F-16"  # so "16" read inside "F-16" is no quantity
     start = text.index("5,000")
-    assert _whole_words(text, start, start + 5) == "5,000"
-    assert _whole_words(text, 0, 4) == "Iraq" and _whole_words(text, len(text) - 9, len(text)) == "missiles."
+    assert whole_words(text, start, start + 5) == "5,000"
+    assert whole_words(text, 0, 4) == "Iraq" and whole_words(text, len(text) - 9, len(text)) == "missiles."

@@ -101,7 +101,7 @@ def test_answer_contract_with_real_models(real_answerer):
 @pytest.mark.parametrize("question", ["Who won the 2014 FIFA World Cup?", "What is the capital of Australia?"])
 def test_off_topic_questions_abstain(real_answerer, question):
     result = real_answerer.answer(question)
-    assert result.text is None and result.citations == []
+    assert result.text is None and result.citations == ()
 
 
 def test_missing_reader_is_a_typed_error(tmp_path):
@@ -111,7 +111,7 @@ def test_missing_reader_is_a_typed_error(tmp_path):
 
 def test_cli_ask_json_and_text(real_index):
     env = dict(os.environ, HF_HUB_OFFLINE="1", QA_INDEX=str(real_index), QA_CORPUS=str(CORPUS_DIR))
-    run = lambda *args: subprocess.run([sys.executable, "-m", "qa", *args], cwd=PROJECT_ROOT, env=env,  # noqa: E731
+    run = lambda *args: subprocess.run([sys.executable, "-m", "cli", *args], cwd=PROJECT_ROOT, env=env,  # noqa: E731
                                        capture_output=True, text=True, timeout=300)
     done = run("ask", "How many US troops were on the ground in Iraq?", "--json")
     assert done.returncode == 0, done.stderr
@@ -127,7 +127,7 @@ def test_cli_ask_json_and_text(real_index):
 
 def test_cli_reports_missing_index_with_the_fix(tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", QA_INDEX=str(tmp_path / "none"), QA_CORPUS=str(CORPUS_DIR))
-    done = subprocess.run([sys.executable, "-m", "qa", "ask", "How many missiles?"], cwd=PROJECT_ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "cli", "ask", "How many missiles?"], cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "qa index" in done.stderr and "Traceback" not in done.stderr
 
@@ -138,7 +138,7 @@ def test_app_answers_offline_without_network(real_index):
     probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
     if probe.returncode != 0:
         pytest.skip("unshare -n is not permitted here; the socket-blocking fixture still covers the suite")
-    done = subprocess.run(["unshare", "-n", sys.executable, "-m", "qa", "ask", "Who is the Turkish foreign minister?", "--json"],
+    done = subprocess.run(["unshare", "-n", sys.executable, "-m", "cli", "ask", "Who is the Turkish foreign minister?", "--json"],
                           cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Davutoglu" in json.loads(done.stdout)["text"]

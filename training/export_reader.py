@@ -5,7 +5,7 @@ Calibration uses only the held-out SQuAD *train* articles recorded in the checkp
 their questions over their own paragraph (answerable) and synthetic unanswerable copies. The no-answer
 threshold is the margin (best span score - no-answer score) that maximises SQuAD-2-style F1 there; the
 confidence is a logistic fit of "the answer is right" on the margin.
-Run: ``python -m qa.training.export_reader --checkpoint checkpoints/reader --output models/reader``.
+Run: ``python -m training.export_reader --checkpoint checkpoints/reader --output models/reader``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings.encoder import packaged_minilm_dir
 from qa.metrics import f1_score
-from qa.training.squad_data import example_titles, examples_from_articles, load_articles, name_pool
+from training.squad_data import example_titles, examples_from_articles, load_articles, name_pool
 
 # Encoder layers left in fp32 by the int8 export (with the span head).
 FP32_LAYERS = (0, 5)
@@ -38,10 +39,8 @@ def export_weights(checkpoint: Path, output: Path) -> None:
     output.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output, safe_serialization=True)
     # The reader was trained with the packaged encoder's tokenizer: ship those files byte for byte.
-    from qa.training.train_reader import packaged_encoder_dir
-
     for name in TOKENIZER_FILES:
-        shutil.copyfile(packaged_encoder_dir() / name, output / name)
+        shutil.copyfile(packaged_minilm_dir() / name, output / name)
     tokenizer = AutoTokenizer.from_pretrained(output)
     if len(tokenizer) != model.config.vocab_size:
         raise SystemExit(f"tokenizer has {len(tokenizer)} tokens, model expects {model.config.vocab_size}")

@@ -1,5 +1,9 @@
-"""The ``qa`` command: ``index``, ``search``, ``ask``, ``serve`` and ``eval``. Errors become one-line
-messages (exit status 2), never tracebacks."""
+"""The ``qa`` command: ``index``, ``search``, ``ask``, ``serve`` and ``eval``.
+
+It sits at the top of the house, beside the page (``app.py``) and the eval (``eval/``): it imports them,
+never the other way round. Errors the library expects become one-line messages with exit status 2;
+anything else is a bug and keeps its traceback. Run it as ``qa`` (installed) or ``python -m cli``.
+"""
 
 from __future__ import annotations
 
@@ -8,26 +12,34 @@ import json
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from embeddings.retrieval import MODES
+from qa.defaults import DEFAULT_MODE, DEFAULT_TOP_K, default_corpus_dir, default_index_dir
 
 
 def _marked(passage: str, start: int, end: int) -> str:
     return f"{passage[:start]}[[{passage[start:end]}]]{passage[end:]}"
 
 
+def _date(date: str | None) -> str:
+    return date or "date unknown"
+
+
 def cmd_index(args: argparse.Namespace) -> int:
-    from embeddings import SentenceTransformerEncoder, build_index
-    from qa.pipeline import default_corpus_dir, default_index_dir
+    """Build or update the index; with ``--if-needed``, only when it is missing or out of date."""
+    from embeddings import IndexLoadError, SentenceTransformerEncoder, build_index, load_index
 
     corpus = Path(args.corpus) if args.corpus else default_corpus_dir()
     index = Path(args.index) if args.index else default_index_dir()
     encoder = SentenceTransformerEncoder()
-    if args.if_needed and _index_is_current(index, corpus, encoder):
-        print(f"The index at {index} is up to date with {corpus}.")
-        return 0
+    if args.if_needed:
+        try:
+            load_index(index, encoder_id=encoder.encoder_id, dimension=encoder.dimension, corpus_dir=corpus)
+            print(f"The index at {index} is up to date with {corpus}.")
+            return 0
+        except IndexLoadError:
+            pass
     report = build_index(corpus, index, encoder=encoder, index_type=args.index_type)
     manifest = report.manifest
     print(f"Indexed {manifest.document_count} documents, {manifest.chunk_count} chunks into {index} "
@@ -37,39 +49,26 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _index_is_current(index: Path, corpus: Path, encoder) -> bool:
-    from embeddings import IndexLoadError, load_index
-
-    try:
-        load_index(index, encoder_id=encoder.encoder_id, dimension=encoder.dimension, corpus_dir=corpus)
-        return True
-    except IndexLoadError:
-        return False
-
-
 def cmd_search(args: argparse.Namespace) -> int:
+    """Print the passages retrieved for a question, best first, with their scores."""
     from qa import get_answerer
+    from qa.citations import retrieved_passage
     from qa.questions import clean_question
 
     answerer = get_answerer(index_dir=args.index, corpus_dir=args.corpus)
     results = answerer.retrieve(clean_question(args.question), top_k=args.k, mode=args.mode)
-    documents = answerer.index.documents
     if not results:
         print("No passage matches.")
     for result in results:
-        document = documents[result.chunk.doc_id]
-        scores = f"score {result.score:.4f}"
-        if result.dense_score is not None:
-            scores += f"  dense {result.dense_score:.3f}"
-        if result.bm25_score is not None:
-            scores += f"  bm25 {result.bm25_score:.2f}"
-        print(f"{result.rank + 1}. {document.title} ({document.date or 'date unknown'}) "
-              f"[{document.doc_id}, paragraph {result.chunk.index + 1}]  {scores}")
-        print(f"   {result.chunk.text}\n")
+        passage = retrieved_passage(result, answerer.index)
+        print(f"{passage.rank + 1}. {passage.title} ({_date(passage.date)}) "
+              f"[{passage.doc_id}, paragraph {passage.paragraph + 1}]  {passage.score_summary}")
+        print(f"   {passage.text}\n")
     return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer a question and print the answer, its confidence, its source and the marked passage."""
     import qa
 
     result = qa.answer(args.question, top_k=args.k, mode=args.mode, index_dir=args.index, corpus_dir=args.corpus)
@@ -82,15 +81,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     citation = result.citations[0]
     print(f"Answer: {result.text}")
     print(f"Confidence: {result.score:.0%}")
-    print(f"Source: {citation.title} ({citation.date or 'date unknown'}) [{citation.doc_id}, paragraph {citation.paragraph + 1}]")
+    print(f"Source: {citation.title} ({_date(citation.date)}) [{citation.doc_id}, paragraph {citation.paragraph + 1}]")
     print(f"Passage: {_marked(citation.passage, citation.start, citation.end)}")
     for alternative in result.alternatives:
         alt = alternative.citations[0]
-        print(f"Also: {alternative.text} ({alternative.score:.0%}) in {alt.title} ({alt.date or 'date unknown'})")
+        print(f"Also: {alternative.text} ({alternative.score:.0%}) in {alt.title} ({_date(alt.date)})")
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the page until interrupted."""
     from app import serve
 
     serve(host=args.host, port=args.port, index_dir=args.index, corpus_dir=args.corpus)
@@ -98,19 +98,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from eval.__main__ import main as eval_main
+    """Score the system on gold files (``eval.run.main``)."""
+    from eval.run import main as eval_main
 
-    forwarded = ["--gold", args.gold, "--out", args.out, "--mode", args.mode]
-    if args.top_k is not None:
-        forwarded += ["--top-k", str(args.top_k)]
+    forwarded = ["--out", args.out, "--mode", args.mode, "--top-k", str(args.top_k)]
+    if args.gold:
+        forwarded += ["--gold", *args.gold]
+    for option in ("index", "corpus"):
+        if getattr(args, option):
+            forwarded += [f"--{option}", getattr(args, option)]
     return eval_main(forwarded)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``qa`` argument parser with its five subcommands."""
     parser = argparse.ArgumentParser(prog="qa", description="Offline extractive question answering over corpus/.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def paths(sub):
+    def paths(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--index", default=None, help="index folder (default: $QA_INDEX or ./index)")
         sub.add_argument("--corpus", default=None, help="corpus folder (default: $QA_CORPUS or ./corpus)")
 
@@ -122,30 +127,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="show the passages retrieved for a question")
     paths(search)
-    search.add_argument("question")
-    search.add_argument("-k", type=int, default=5)
-    search.add_argument("--mode", choices=("dense", "bm25", "hybrid"), default="hybrid")
+    search.add_argument("question", help="the question to retrieve passages for")
+    search.add_argument("-k", type=int, default=DEFAULT_TOP_K, help=f"passages to show (default {DEFAULT_TOP_K})")
+    search.add_argument("--mode", choices=MODES, default=None, help=f"retrieval mode (default {DEFAULT_MODE})")
     search.set_defaults(handler=cmd_search)
 
     ask = commands.add_parser("ask", help="answer a question with its citation")
     paths(ask)
-    ask.add_argument("question")
-    ask.add_argument("-k", type=int, default=None, help="passages to read (default 5)")
-    ask.add_argument("--mode", choices=("dense", "bm25", "hybrid"), default=None)
+    ask.add_argument("question", help="the question to answer")
+    ask.add_argument("-k", type=int, default=None, help=f"passages to read (default {DEFAULT_TOP_K})")
+    ask.add_argument("--mode", choices=MODES, default=None, help=f"retrieval mode (default {DEFAULT_MODE})")
     ask.add_argument("--json", action="store_true", help="print the Answer as JSON")
     ask.set_defaults(handler=cmd_ask)
 
     serve = commands.add_parser("serve", help="start the web page")
     paths(serve)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     serve.set_defaults(handler=cmd_serve)
 
-    evaluate = commands.add_parser("eval", help="score the system on a gold question set")
-    evaluate.add_argument("--gold", default="eval/gold.jsonl")
-    evaluate.add_argument("--out", default="eval/report")
-    evaluate.add_argument("--top-k", type=int, default=None)
-    evaluate.add_argument("--mode", choices=("dense", "bm25", "hybrid"), default="hybrid")
+    evaluate = commands.add_parser("eval", help="score the system on gold question sets")
+    paths(evaluate)
+    evaluate.add_argument("--gold", nargs="+", default=None,
+                          help="gold .jsonl files (default: eval/gold.jsonl and eval/gold_hard.jsonl)")
+    evaluate.add_argument("--out", default="eval/report", help="folder for the report and plots")
+    evaluate.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help=f"passages read (default {DEFAULT_TOP_K})")
+    evaluate.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help=f"retrieval mode (default {DEFAULT_MODE})")
     evaluate.set_defaults(handler=cmd_eval)
     return parser
 
@@ -154,14 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``qa`` console script; returns the exit status."""
     from qa.errors import USER_ERRORS
 
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # this process never reaches for a model hub
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        return int(args.handler(args))
     except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

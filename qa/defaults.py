@@ -1,0 +1,27 @@
+"""One home for the defaults that the library, the command line, the page and the eval share.
+
+Paths are read from the environment when they are asked for (never at import), so a process that sets
+``QA_INDEX`` or ``QA_CORPUS`` before its first question is honoured.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_READER_DIR = PROJECT_ROOT / "models" / "reader"
+
+DEFAULT_TOP_K = 5  # passages retrieved and read per question
+DEFAULT_MODE = "hybrid"  # one of embeddings.retrieval.MODES
+MAX_TOP_K = 20  # the most passages the page and the command line offer to read
+
+
+def default_index_dir() -> Path:
+    """``$QA_INDEX`` if set, else ``index/`` in the project folder."""
+    return Path(os.environ.get("QA_INDEX") or PROJECT_ROOT / "index")
+
+
+def default_corpus_dir() -> Path:
+    """``$QA_CORPUS`` if set, else ``corpus/`` in the project folder."""
+    return Path(os.environ.get("QA_CORPUS") or PROJECT_ROOT / "corpus")

@@ -1,0 +1,92 @@
+"""Answer building, step 2: read the windows and place every candidate span in its document.
+
+A candidate keeps the reader's margin (span score minus no-answer score), which alone decides whether
+to answer; a bonus for an article dated as the question asks only changes the order of candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from embeddings.documents import Document
+from embeddings.retrieval import ScoredChunk
+from qa.questions import answer_fits_question, question_dates
+from qa.reader import Reader
+from qa.span_decoding import SpanCandidate
+from qa.windows import ReadingWindow
+
+# Added to a candidate's margin, for ranking only, when its article's date matches a year (and month)
+# the question names: "in the deal announced in August 2014" should prefer the August 2014 article.
+DATE_MATCH_BONUS = 2.0
+CANDIDATES_PER_WINDOW = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlacedCandidate:
+    """A reader span placed in its document: ``document.text[doc_start:doc_end]`` is the span.
+
+    ``confidence`` is the calibrated probability that it is right; ``retrieval`` the retrieved chunk of
+    its window; ``date_bonus`` what the question's dates add to its rank.
+    """
+
+    candidate: SpanCandidate
+    doc_id: str
+    doc_start: int
+    doc_end: int
+    confidence: float
+    retrieval: ScoredChunk
+    date_bonus: float = 0.0
+
+    @property
+    def rank_score(self) -> float:
+        """The margin plus the date bonus: what orders candidates against each other."""
+        return self.candidate.margin + self.date_bonus
+
+
+def date_bonus(question_years: set[int], question_months: set[int], date: str | None) -> float:
+    """``DATE_MATCH_BONUS`` (half for the year alone) when ``date`` (ISO) matches the question's dates."""
+    if not date or not question_years:
+        return 0.0
+    year, month = int(date[:4]), int(date[5:7])
+    if year not in question_years:
+        return 0.0
+    if question_months and month not in question_months:
+        return DATE_MATCH_BONUS / 2
+    return DATE_MATCH_BONUS
+
+
+def whole_words(text: str, start: int, end: int) -> str:
+    """``text[start:end]`` widened to the white space around it: the words a span touches ("F-16" for
+    a span "16" read inside it)."""
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return text[start:end]
+
+
+def read_windows(
+    reader: Reader, question: str, windows: Sequence[ReadingWindow], documents: dict[str, Document],
+    headers: Sequence[str],
+) -> list[PlacedCandidate]:
+    """Read every window under its header line (one per window, "" for none) and return the candidates
+    that fit the question, placed in their documents. A span that cannot be what the question asks for
+    (no quantity for "how many") is never a candidate, whatever its score."""
+    if not windows:
+        return []
+    texts = [documents[w.doc_id].text[w.start : w.end] for w in windows]
+    calibration = reader.calibration
+    years, months = question_dates(question)
+    placed = []
+    for candidate in reader.read(question, texts, headers=list(headers), n_best=CANDIDATES_PER_WINDOW):
+        window = windows[candidate.passage_index]
+        if not answer_fits_question(question, whole_words(texts[candidate.passage_index], candidate.start, candidate.end)):
+            continue
+        bonus = date_bonus(years, months, documents[window.doc_id].date)
+        placed.append(PlacedCandidate(
+            candidate=candidate, doc_id=window.doc_id, doc_start=window.start + candidate.start,
+            doc_end=window.start + candidate.end, confidence=calibration.confidence(candidate.margin + bonus),
+            retrieval=window.retrieval, date_bonus=bonus,
+        ))
+    return placed

@@ -1,0 +1,58 @@
+"""Answer building, step 1: the windows of text the reader reads for a question's retrieved chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from embeddings.index import CorpusIndex
+from embeddings.retrieval import ScoredChunk
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadingWindow:
+    """Consecutive chunks ``first``..``last`` (chunk indexes) of one document, read as one passage.
+
+    ``start`` and ``end`` are the window's character offsets in the cleaned document text; ``retrieval``
+    is the best-ranked retrieved chunk inside the window (its score goes into the citation).
+    """
+
+    doc_id: str
+    first: int
+    last: int
+    start: int
+    end: int
+    retrieval: ScoredChunk
+
+
+def reading_windows(
+    retrieved: Sequence[ScoredChunk], index: CorpusIndex, *, with_previous: bool
+) -> list[ReadingWindow]:
+    """Group retrieved chunks into the windows to read, documents in order of their best retrieved chunk.
+
+    With ``with_previous`` each chunk is read together with the paragraph before it (news paragraphs lean
+    on their predecessor: "the deal"); ranges of one document that overlap or touch are read once.
+    """
+    ranges: dict[str, list[tuple[int, int, ScoredChunk]]] = {}
+    for result in retrieved:
+        chunk = result.chunk
+        first = max(0, chunk.index - 1) if with_previous else chunk.index
+        ranges.setdefault(chunk.doc_id, []).append((first, chunk.index, result))
+    windows = []
+    for doc_id, spans in ranges.items():
+        spans.sort(key=lambda span: span[0])
+        merged = [spans[0]]
+        for first, last, result in spans[1:]:
+            merged_first, merged_last, merged_result = merged[-1]
+            if first <= merged_last + 1:
+                best = result if result.rank < merged_result.rank else merged_result
+                merged[-1] = (merged_first, max(merged_last, last), best)
+            else:
+                merged.append((first, last, result))
+        chunks = index.chunks_of(doc_id)
+        windows.extend(
+            ReadingWindow(doc_id=doc_id, first=first, last=last, start=chunks[first].start, end=chunks[last].end,
+                          retrieval=result)
+            for first, last, result in merged
+        )
+    return windows
