@@ -6,13 +6,24 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test install index browser eval loadtest bench clean
+.PHONY: run test test-fast lint install index browser eval loadtest bench clean
 
 run: install index
 	$(PY) -m cli serve
 
-test: install index browser
+# Lint and type checks first (seconds), then every test: fast, slow (real models) and browser.
+test: install lint index browser
 	$(PY) -m pytest
+
+# The quick loop while editing: no real models, no browser.
+test-fast: install lint
+	$(PY) -m pytest -m "not slow and not browser"
+
+# ruff (lint + format check) and mypy over the project; `ruff format .` fixes the formatting.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 install: $(STAMP)
 
@@ -24,7 +35,7 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[test,lint]"
 	touch $(STAMP)
 
 # Builds the index only when it is missing or the corpus changed (fast no-op otherwise).

@@ -49,26 +49,34 @@ def _e(text: object) -> str:
 def _source_line(citation: Citation) -> str:
     date = citation.date or "date unknown"
     author = f" · {_e(citation.author)}" if citation.author else ""
-    return (f'<div class="qa-meta"><b>{_e(citation.title)}</b> · {_e(date)}{author} · '
-            f'paragraph {citation.paragraph + 1} · <code>{_e(citation.doc_id)}</code></div>')
+    return (
+        f'<div class="qa-meta"><b>{_e(citation.title)}</b> · {_e(date)}{author} · '
+        f"paragraph {citation.paragraph + 1} · <code>{_e(citation.doc_id)}</code></div>"
+    )
 
 
 def _highlighted(citation: Citation) -> str:
     passage = citation.passage
-    return (f'<div class="qa-passage">{_e(passage[:citation.start])}<mark class="qa-evidence">'
-            f'{_e(passage[citation.start:citation.end])}</mark>{_e(passage[citation.end:])}</div>')
+    return (
+        f'<div class="qa-passage">{_e(passage[: citation.start])}<mark class="qa-evidence">'
+        f"{_e(passage[citation.start : citation.end])}</mark>{_e(passage[citation.end :])}</div>"
+    )
 
 
 def render_answer(result: Answer) -> str:
     """HTML for the answer block: the answer, its confidence, source and highlighted passage."""
     if result.text is None:
-        return ('<div class="qa-none" id="qa-not-found">Not found in the corpus.</div>'
-                f'<div class="qa-meta">No retrieved passage answers this question '
-                f'(confidence in abstaining: {result.score:.0%}).</div>')
+        return (
+            '<div class="qa-none" id="qa-not-found">Not found in the corpus.</div>'
+            f'<div class="qa-meta">No retrieved passage answers this question '
+            f"(confidence in abstaining: {result.score:.0%}).</div>"
+        )
     citation = result.citations[0]
-    return (f'<div class="qa-answer" id="qa-answer-text">{_e(result.text)}</div>'
-            f'<div class="qa-meta">Confidence {result.score:.0%}</div>'
-            f'{_source_line(citation)}{_highlighted(citation)}')
+    return (
+        f'<div class="qa-answer" id="qa-answer-text">{_e(result.text)}</div>'
+        f'<div class="qa-meta">Confidence {result.score:.0%}</div>'
+        f"{_source_line(citation)}{_highlighted(citation)}"
+    )
 
 
 def render_alternatives(result: Answer) -> str:
@@ -78,8 +86,10 @@ def render_alternatives(result: Answer) -> str:
     items = []
     for alternative in result.alternatives:
         citation = alternative.citations[0]
-        items.append(f'<div class="qa-alt"><b>{_e(alternative.text)}</b> ({alternative.score:.0%}) '
-                     f'{_source_line(citation)}{_highlighted(citation)}</div>')
+        items.append(
+            f'<div class="qa-alt"><b>{_e(alternative.text)}</b> ({alternative.score:.0%}) '
+            f"{_source_line(citation)}{_highlighted(citation)}</div>"
+        )
     return "<h4>Other answers in the corpus</h4>" + "".join(items)
 
 
@@ -89,9 +99,11 @@ def render_passages(result: Answer) -> str:
         return "<i>No passages retrieved.</i>"
     rows = []
     for passage in result.passages:
-        rows.append(f'<div class="qa-meta">{passage.rank + 1}. <b>{_e(passage.title)}</b> · '
-                    f'{_e(passage.date or "date unknown")} · paragraph {passage.paragraph + 1} · {passage.score_summary}</div>'
-                    f'<div class="qa-passage">{_e(passage.text)}</div>')
+        rows.append(
+            f'<div class="qa-meta">{passage.rank + 1}. <b>{_e(passage.title)}</b> · '
+            f"{_e(passage.date or 'date unknown')} · paragraph {passage.paragraph + 1} · {passage.score_summary}</div>"
+            f'<div class="qa-passage">{_e(passage.text)}</div>'
+        )
     return "".join(rows)
 
 
@@ -101,7 +113,11 @@ def render_error(message: str) -> str:
 
 
 def ask(
-    question: str, top_k: float = DEFAULT_TOP_K, mode: str = DEFAULT_MODE, *, index_dir: PathLike = None,
+    question: str,
+    top_k: float = DEFAULT_TOP_K,
+    mode: str = DEFAULT_MODE,
+    *,
+    index_dir: PathLike = None,
     corpus_dir: PathLike = None,
 ) -> tuple[str, str, str]:
     """Answer a question for the page: returns (answer HTML, alternatives HTML, passages HTML)."""
@@ -122,8 +138,10 @@ def corpus_status(*, index_dir: PathLike = None, corpus_dir: PathLike = None) ->
     except USER_ERRORS as error:
         return render_error(str(error))
     manifest = index.manifest
-    return (f'<div class="qa-meta" id="qa-status">Indexed: {manifest.document_count} documents, '
-            f'{manifest.chunk_count} passages (built {_e(manifest.built_at)}).</div>')
+    return (
+        f'<div class="qa-meta" id="qa-status">Indexed: {manifest.document_count} documents, '
+        f"{manifest.chunk_count} passages (built {_e(manifest.built_at)}).</div>"
+    )
 
 
 def build_page(*, index_dir: PathLike = None, corpus_dir: PathLike = None) -> Any:
@@ -135,12 +153,20 @@ def build_page(*, index_dir: PathLike = None, corpus_dir: PathLike = None) -> An
         gr.Markdown("# Ask the corpus\nAnswers are copied from the articles, with the passage they came from.")
         gr.HTML(corpus_status(index_dir=index_dir, corpus_dir=corpus_dir))
         with gr.Row():
-            question = gr.Textbox(label="Question", placeholder="How many Hellfire missiles were sold to Iraq?",
-                                  max_length=MAX_QUESTION_CHARS, lines=1, scale=5, elem_id="qa-question")
+            question = gr.Textbox(
+                label="Question",
+                placeholder="How many Hellfire missiles were sold to Iraq?",
+                max_length=MAX_QUESTION_CHARS,
+                lines=1,
+                scale=5,
+                elem_id="qa-question",
+            )
             button = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-ask")
         with gr.Accordion("Options", open=False):
             top_k = gr.Slider(1, MAX_TOP_K, value=DEFAULT_TOP_K, step=1, label="Passages to read")
-            mode = gr.Radio([DEFAULT_MODE, *(m for m in MODES if m != DEFAULT_MODE)], value=DEFAULT_MODE, label="Retrieval")
+            mode = gr.Radio(
+                [DEFAULT_MODE, *(m for m in MODES if m != DEFAULT_MODE)], value=DEFAULT_MODE, label="Retrieval"
+            )
         gr.Examples(EXAMPLES, inputs=question)
         answer_html = gr.HTML(elem_id="qa-answer")
         alternatives_html = gr.HTML(elem_id="qa-alternatives")
@@ -152,21 +178,34 @@ def build_page(*, index_dir: PathLike = None, corpus_dir: PathLike = None) -> An
 
         outputs = [answer_html, alternatives_html, passages_html]
         button.click(on_ask, [question, top_k, mode], outputs, api_name="ask", concurrency_limit=CONCURRENCY_LIMIT)
-        question.submit(on_ask, [question, top_k, mode], outputs, api_name=False, concurrency_limit=CONCURRENCY_LIMIT)
+        question.submit(
+            on_ask, [question, top_k, mode], outputs, api_visibility="undocumented", concurrency_limit=CONCURRENCY_LIMIT
+        )
     page.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
     return page
 
 
 def serve(
-    *, host: str = "127.0.0.1", port: int = 7860, index_dir: PathLike = None, corpus_dir: PathLike = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    index_dir: PathLike = None,
+    corpus_dir: PathLike = None,
     block: bool = True,
 ) -> Any:
     """Load the models, then serve the page on ``host:port`` (no share link). Returns the Blocks app."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # this process never reaches for a model hub
     qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).load()
     page = build_page(index_dir=index_dir, corpus_dir=corpus_dir)
-    page.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=not block,
-                show_error=False, css=CSS, max_file_size="1kb")
+    page.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        prevent_thread_lock=not block,
+        show_error=False,
+        css=CSS,
+        max_file_size="1kb",
+    )
     return page
 
 

@@ -42,8 +42,10 @@ def cmd_index(args: argparse.Namespace) -> int:
             pass
     report = build_index(corpus, index, encoder=encoder, index_type=args.index_type)
     manifest = report.manifest
-    print(f"Indexed {manifest.document_count} documents, {manifest.chunk_count} chunks into {index} "
-          f"({report.embedded} embedded, {report.reused} reused from the previous index) in {report.seconds:.1f}s.")
+    print(
+        f"Indexed {manifest.document_count} documents, {manifest.chunk_count} chunks into {index} "
+        f"({report.embedded} embedded, {report.reused} reused from the previous index) in {report.seconds:.1f}s."
+    )
     for skipped in report.skipped:
         print(f"  skipped {skipped.path}: {skipped.reason}")
     return 0
@@ -61,8 +63,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("No passage matches.")
     for result in results:
         passage = retrieved_passage(result, answerer.index)
-        print(f"{passage.rank + 1}. {passage.title} ({_date(passage.date)}) "
-              f"[{passage.doc_id}, paragraph {passage.paragraph + 1}]  {passage.score_summary}")
+        print(
+            f"{passage.rank + 1}. {passage.title} ({_date(passage.date)}) "
+            f"[{passage.doc_id}, paragraph {passage.paragraph + 1}]  {passage.score_summary}"
+        )
         print(f"   {passage.text}\n")
     return 0
 
@@ -121,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     index = commands.add_parser("index", help="build or update the index from the corpus folder")
     paths(index)
-    index.add_argument("--index-type", choices=("flat", "hnsw"), default="flat", help="exact (flat) or approximate (hnsw)")
+    index.add_argument(
+        "--index-type", choices=("flat", "hnsw"), default="flat", help="exact (flat) or approximate (hnsw)"
+    )
     index.add_argument("--if-needed", action="store_true", help="do nothing when the index is up to date")
     index.set_defaults(handler=cmd_index)
 
@@ -148,11 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("eval", help="score the system on gold question sets")
     paths(evaluate)
-    evaluate.add_argument("--gold", nargs="+", default=None,
-                          help="gold .jsonl files (default: eval/gold.jsonl and eval/gold_hard.jsonl)")
+    evaluate.add_argument(
+        "--gold", nargs="+", default=None, help="gold .jsonl files (default: eval/gold.jsonl and eval/gold_hard.jsonl)"
+    )
     evaluate.add_argument("--out", default="eval/report", help="folder for the report and plots")
     evaluate.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help=f"passages read (default {DEFAULT_TOP_K})")
-    evaluate.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help=f"retrieval mode (default {DEFAULT_MODE})")
+    evaluate.add_argument(
+        "--mode", choices=MODES, default=DEFAULT_MODE, help=f"retrieval mode (default {DEFAULT_MODE})"
+    )
     evaluate.set_defaults(handler=cmd_eval)
     return parser
 

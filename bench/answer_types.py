@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa.questions import answer_fits_question, asks_how_many  # noqa: E402
+from qa.questions import answer_fits_question, asks_how_many
 
 
 def main() -> None:
@@ -34,8 +34,12 @@ def main() -> None:
                     fitting += 1
                 else:
                     misses.append({"question": qa["question"], "answers": answers})
-    result = {"how_many_questions": asked, "answers_that_fit": fitting,
-              "fit_rate": round(fitting / asked, 4), "examples_of_misses": misses[:25]}
+    result = {
+        "how_many_questions": asked,
+        "answers_that_fit": fitting,
+        "fit_rate": round(fitting / asked, 4),
+        "examples_of_misses": misses[:25],
+    }
     Path(args.out).write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "examples_of_misses"}))
 

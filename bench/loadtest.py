@@ -19,15 +19,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from eval.scoring import percentile  # noqa: E402
+from eval.scoring import percentile
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 QUESTIONS = [
-    "How many Hellfire missiles were sold to Iraq?", "When did ISIS capture Mosul?",
-    "Who is the Pentagon press secretary?", "How much did the US military spend to train the Iraqi army?",
-    "Who won the 2014 World Cup?", "How many US troops were on the ground in Iraq?",
-    "Who is the Turkish foreign minister?", "What is the population of Mosul?",
-    "Which city did the peshmerga take?", "How many Iraqis were killed in October?",
+    "How many Hellfire missiles were sold to Iraq?",
+    "When did ISIS capture Mosul?",
+    "Who is the Pentagon press secretary?",
+    "How much did the US military spend to train the Iraqi army?",
+    "Who won the 2014 World Cup?",
+    "How many US troops were on the ground in Iraq?",
+    "Who is the Turkish foreign minister?",
+    "What is the population of Mosul?",
+    "Which city did the peshmerga take?",
+    "How many Iraqis were killed in October?",
 ]
 
 
@@ -61,7 +67,7 @@ def main() -> int:
                 started = time.perf_counter()
                 try:
                     answer_html = clients[index % args.clients].predict(question, 5, "hybrid", api_name="/ask")[0]
-                except Exception as error:  # noqa: BLE001 - every failure is counted and reported
+                except Exception as error:
                     with lock:
                         errors.append((index, repr(error)[:200]))
                     return
@@ -75,12 +81,17 @@ def main() -> int:
             wall = time.monotonic() - began
     latencies.sort()
     result = {
-        "clients": args.clients, "requests": args.requests, "completed": len(latencies), "errors": len(errors),
-        "answers_differing_from_single_user": len(mismatches), "wall_seconds": round(wall, 1),
+        "clients": args.clients,
+        "requests": args.requests,
+        "completed": len(latencies),
+        "errors": len(errors),
+        "answers_differing_from_single_user": len(mismatches),
+        "wall_seconds": round(wall, 1),
         "throughput_rps": round(len(latencies) / wall, 2),
         "latency_p50_s": round(percentile(latencies, 50), 3) if latencies else None,
         "latency_p95_s": round(percentile(latencies, 95), 3) if latencies else None,
-        "error_samples": errors[:5], "command": "python bench/loadtest.py",
+        "error_samples": errors[:5],
+        "command": "python bench/loadtest.py",
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1))

@@ -23,9 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from eval.scoring import percentile  # noqa: E402
-from qa.metrics import exact_match, f1_score  # noqa: E402
-from qa.reader import ReaderModel  # noqa: E402
+from eval.scoring import percentile
+from qa.metrics import exact_match, f1_score
+from qa.reader import ReaderModel
 
 
 def load_questions(path: Path, limit: int | None) -> list[dict]:
@@ -34,8 +34,14 @@ def load_questions(path: Path, limit: int | None) -> list[dict]:
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
                 answers = [a["text"] for a in qa.get("answers", [])]
-                rows.append({"question": qa["question"], "context": paragraph["context"], "answers": answers,
-                             "title": article["title"].replace("_", " ")})
+                rows.append(
+                    {
+                        "question": qa["question"],
+                        "context": paragraph["context"],
+                        "answers": answers,
+                        "title": article["title"].replace("_", " "),
+                    }
+                )
     return rows[:limit] if limit else rows
 
 
@@ -61,10 +67,11 @@ def score(reader: ReaderModel, rows: list[dict], *, abstain: bool, header: bool 
     all_candidates = []
     for offset in range(0, len(rows), 64):
         chunk = rows[offset : offset + 64]
-        all_candidates += reader.read_many([(r["question"], [r["context"]], [r["title"] if header else ""])
-                                            for r in chunk], n_best=1)
+        all_candidates += reader.read_many(
+            [(r["question"], [r["context"]], [r["title"] if header else ""]) for r in chunk], n_best=1
+        )
     sweep = []  # (margin, F1 if answered, F1 if abstained) per question, for the oracle-threshold diagnostic
-    for row, candidates in zip(rows, all_candidates):
+    for row, candidates in zip(rows, all_candidates, strict=True):
         prediction = candidates[0].text if candidates else None
         margin = candidates[0].margin if candidates else float("-inf")
         sweep.append((margin, f1_score(prediction, row["answers"]), f1_score(None, row["answers"])))
@@ -81,16 +88,24 @@ def score(reader: ReaderModel, rows: list[dict], *, abstain: bool, header: bool 
             totals["no"] += 1
             totals["no_right"] += em
     n = len(rows)
-    result = {"questions": n, "EM": round(100 * totals["em"] / n, 2), "F1": round(100 * totals["f1"] / n, 2),
-              "seconds": round(time.perf_counter() - began, 1)}
+    result = {
+        "questions": n,
+        "EM": round(100 * totals["em"] / n, 2),
+        "F1": round(100 * totals["f1"] / n, 2),
+        "seconds": round(time.perf_counter() - began, 1),
+    }
     if abstain:
-        result.update({
-            "HasAns_EM": round(100 * totals["has_em"] / max(totals["has"], 1), 2),
-            "HasAns_F1": round(100 * totals["has_f1"] / max(totals["has"], 1), 2),
-            "NoAns_accuracy": round(100 * totals["no_right"] / max(totals["no"], 1), 2),
-            "HasAns_count": totals["has"], "NoAns_count": totals["no"], "threshold": threshold,
-            **oracle_threshold(sweep, n),
-        })
+        result.update(
+            {
+                "HasAns_EM": round(100 * totals["has_em"] / max(totals["has"], 1), 2),
+                "HasAns_F1": round(100 * totals["has_f1"] / max(totals["has"], 1), 2),
+                "NoAns_accuracy": round(100 * totals["no_right"] / max(totals["no"], 1), 2),
+                "HasAns_count": totals["has"],
+                "NoAns_count": totals["no"],
+                "threshold": threshold,
+                **oracle_threshold(sweep, n),
+            }
+        )
     return result
 
 
@@ -103,8 +118,11 @@ def latency(reader: ReaderModel, contexts: list[str], *, passages: int, repeats:
         began = time.perf_counter()
         reader.read(question, chosen)
         timings.append(1000 * (time.perf_counter() - began))
-    return {"passages": passages, "p50_ms": round(percentile(timings, 50), 1),
-            "p95_ms": round(percentile(timings, 95), 1)}
+    return {
+        "passages": passages,
+        "p50_ms": round(percentile(timings, 50), 1),
+        "p95_ms": round(percentile(timings, 95), 1),
+    }
 
 
 def main() -> None:
@@ -116,10 +134,18 @@ def main() -> None:
     parser.add_argument("--int8-subset", type=int, default=2000, help="SQuAD 1.1 questions to compare fp32 vs int8 on")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="bench/results/reader_squad.json")
-    parser.add_argument("--passage-header", choices=("auto", "none", "title"), default="auto",
-                        help="read passages under their article title: auto follows the reader's calibration")
-    parser.add_argument("--int8-backend", choices=("int8", "onnx-int8"), default="onnx-int8",
-                        help="the quantised variant to compare: torch dynamic int8 or ONNX Runtime int8")
+    parser.add_argument(
+        "--passage-header",
+        choices=("auto", "none", "title"),
+        default="auto",
+        help="read passages under their article title: auto follows the reader's calibration",
+    )
+    parser.add_argument(
+        "--int8-backend",
+        choices=("int8", "onnx-int8"),
+        default="onnx-int8",
+        help="the quantised variant to compare: torch dynamic int8 or ONNX Runtime int8",
+    )
     parser.add_argument("--sets", default="latency,squad1,squad2,int8", help="comma-separated parts to run")
     args = parser.parse_args()
     parts = set(args.sets.split(","))
@@ -128,10 +154,17 @@ def main() -> None:
     int8 = ReaderModel(args.model, backend=args.int8_backend, threads=args.threads)
     squad1 = load_questions(Path(args.squad1), args.limit)
     squad2 = load_questions(Path(args.squad2), args.limit)
-    contexts = sorted({r["context"] for r in load_questions(Path(args.squad1), None) if 130 <= len(r["context"].split()) <= 170})
+    contexts = sorted(
+        {r["context"] for r in load_questions(Path(args.squad1), None) if 130 <= len(r["context"].split()) <= 170}
+    )
     header = shipped.calibration.passage_header if args.passage_header == "auto" else args.passage_header == "title"
-    results = {"model": str(fp32.model_dir), "threads": args.threads, "passage_header": "title" if header else "none",
-               "shipped_backend": shipped.backend, "int8_backend": args.int8_backend}
+    results = {
+        "model": str(fp32.model_dir),
+        "threads": args.threads,
+        "passage_header": "title" if header else "none",
+        "shipped_backend": shipped.backend,
+        "int8_backend": args.int8_backend,
+    }
     if "latency" in parts:
         results["latency_fp32"] = [latency(fp32, contexts, passages=n) for n in (1, 5)]
         results["latency_int8"] = [latency(int8, contexts, passages=n) for n in (1, 5)]
@@ -144,8 +177,10 @@ def main() -> None:
         print("squad2", results["squad2_dev"], flush=True)
     if "int8" in parts:
         subset = squad1[:: max(1, len(squad1) // args.int8_subset)][: args.int8_subset]
-        results["int8_vs_fp32_on_squad1_subset"] = {"fp32": score(fp32, subset, abstain=False, header=header),
-                                                    "int8": score(int8, subset, abstain=False, header=header)}
+        results["int8_vs_fp32_on_squad1_subset"] = {
+            "fp32": score(fp32, subset, abstain=False, header=header),
+            "int8": score(int8, subset, abstain=False, header=header),
+        }
         print("int8", results["int8_vs_fp32_on_squad1_subset"], flush=True)
     results["command"] = "python bench/reader_squad.py " + " ".join(sys.argv[1:])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -24,17 +24,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from embeddings.encoder import SentenceTransformerEncoder  # noqa: E402
-from embeddings.chunking import embedding_text  # noqa: E402
-from embeddings.index import build_index, load_index  # noqa: E402
-from embeddings.retrieval import CorpusRetriever, HybridRetriever, ScoredChunk  # noqa: E402
-from eval.scoring import percentile  # noqa: E402
+from embeddings.chunking import embedding_text
+from embeddings.encoder import SentenceTransformerEncoder
+from embeddings.index import build_index, load_index
+from embeddings.retrieval import CorpusRetriever, HybridRetriever, Retriever, ScoredChunk
+from eval.scoring import percentile
 
 TUNING_GRID = [{"fusion": "rrf", "rrf_k": k} for k in (2, 5, 10, 20, 60)] + [
     {"fusion": "convex", "alpha": a} for a in (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -52,11 +53,12 @@ def write_corpus(
     data = json.loads(squad_path.read_text(encoding="utf-8"))["data"]
     if min_paragraphs:
         random.Random(seed).shuffle(data)
-    questions, count = [], 0
+    questions: list[tuple[str, str]] = []
+    count = 0
     for article in data:
         if min_paragraphs and count >= min_paragraphs:
             break
-        for p_index, paragraph in enumerate(article["paragraphs"]):
+        for _p_index, paragraph in enumerate(article["paragraphs"]):
             doc_id = f"{count:05d}.txt"
             title = article["title"].replace("_", " ")
             (folder / doc_id).write_text(f"{title}\n\n{paragraph['context']}\n", encoding="utf-8")
@@ -68,9 +70,9 @@ def write_corpus(
 class PrecomputedQueries:
     """Wraps an encoder; ``encode_queries`` returns vectors embedded beforehand in one batch."""
 
-    def __init__(self, encoder, questions: list[str]) -> None:
+    def __init__(self, encoder: SentenceTransformerEncoder, questions: list[str]) -> None:
         self.encoder_id, self.dimension = encoder.encoder_id, encoder.dimension
-        self._vectors = dict(zip(questions, encoder.encode_documents(questions, show_progress=False)))
+        self._vectors = dict(zip(questions, encoder.encode_documents(questions, show_progress=False), strict=True))
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return np.stack([self._vectors[t] for t in texts])
@@ -115,7 +117,9 @@ def latency_scores(retriever, sample: list[tuple[str, str]]) -> dict:
 def recall_scores(ranks: list[int | None]) -> dict:
     hits = lambda k: sum(1 for r in ranks if r is not None and r <= k) / len(ranks)  # noqa: E731
     return {
-        "recall@1": round(hits(1), 4), "recall@5": round(hits(5), 4), "recall@20": round(hits(20), 4),
+        "recall@1": round(hits(1), 4),
+        "recall@5": round(hits(5), 4),
+        "recall@20": round(hits(20), 4),
         "mrr@20": round(sum(1 / r for r in ranks if r) / len(ranks), 4),
     }
 
@@ -126,15 +130,18 @@ def main() -> None:
     parser.add_argument("--train", default="../shared/data/squad/train-v1.1.json")
     parser.add_argument("--tune", action="store_true", help="compare fusion settings on a SQuAD train sample")
     parser.add_argument("--limit", type=int, default=None, help="only the first N questions")
-    parser.add_argument("--latency-only", action="store_true",
-                        help="re-measure only the latencies (e.g. on an idle machine) into the existing --out file")
+    parser.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="re-measure only the latencies (e.g. on an idle machine) into the existing --out file",
+    )
     parser.add_argument("--latency-sample", type=int, default=500, help="questions timed one by one")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     out = Path(args.out or f"bench/results/retrieval_{'tuning' if args.tune else 'squad'}.json")
     encoder = SentenceTransformerEncoder()
     encoder.encode_documents(["warm up"])  # load the model outside the timings
-    results: dict = {}
+    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         corpus, index_dir = Path(tmp) / "corpus", Path(tmp) / "index"
         corpus.mkdir()
@@ -151,10 +158,14 @@ def main() -> None:
         if args.latency_only:
             results = json.loads(out.read_text())
             live = CorpusRetriever(index, encoder)
-            systems = {"dense": live.dense, "bm25": live.bm25, "hybrid": live.hybrid,
-                       "hybrid_convex": HybridRetriever(live.dense, live.bm25, fusion="convex")}
+            live_systems: dict[str, Retriever] = {
+                "dense": live.dense,
+                "bm25": live.bm25,
+                "hybrid": live.hybrid,
+                "hybrid_convex": HybridRetriever(live.dense, live.bm25, fusion="convex"),
+            }
             sample = questions[:: max(1, len(questions) // args.latency_sample)][: args.latency_sample]
-            for name, retriever in systems.items():
+            for name, retriever in live_systems.items():
                 results[name].update(latency_scores(retriever, sample))
                 print(name, results[name], flush=True)
             results["latency_command"] = "python bench/retrieval_squad.py --latency-only"
@@ -191,8 +202,9 @@ def main() -> None:
         else:
             live = CorpusRetriever(index, encoder)
             convex = HybridRetriever(live.dense, live.bm25, fusion="convex")
-            systems = {
-                "dense": (dense, live.dense), "bm25": (bm25, live.bm25),
+            systems: dict[str, tuple[Retriever, Retriever]] = {
+                "dense": (dense, live.dense),
+                "bm25": (bm25, live.bm25),
                 "hybrid": (HybridRetriever(dense, bm25), live.hybrid),
                 "hybrid_convex": (HybridRetriever(dense, bm25, fusion="convex"), convex),
             }

@@ -17,7 +17,7 @@ LOG = logging.getLogger(__name__)
 SUPPORTED_SUFFIXES = (".txt", ".md")
 MAX_FILE_BYTES = 5_000_000  # a larger "article" is almost surely not one; skipped with a warning
 
-MONTHS = ("January February March April May June July August September October November December").split()
+MONTHS = "January February March April May June July August September October November December".split()
 _DATE = re.compile(r"\b(\d{1,2})\s+(" + "|".join(MONTHS) + r")\s+(\d{4})\b")
 _FOOTER = re.compile(r"To contact the \w+ and the\s+Socialist Equality Party visit:.*\Z", re.DOTALL | re.IGNORECASE)
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!$&%])")
@@ -178,7 +178,9 @@ def load_corpus(corpus_dir: str | Path) -> tuple[list[Document], list[SkippedFil
     """
     root = Path(corpus_dir).resolve()
     if not root.is_dir():
-        raise CorpusNotFoundError(f"Corpus folder not found: {corpus_dir}. Create it and put .txt or .md articles in it.")
+        raise CorpusNotFoundError(
+            f"Corpus folder not found: {corpus_dir}. Create it and put .txt or .md articles in it."
+        )
     documents, skipped = [], []
 
     def skip(path: Path, reason: str) -> None:

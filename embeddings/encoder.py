@@ -16,13 +16,17 @@ from embeddings.errors import EncoderMissingError
 DEFAULT_ENCODER_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-class Encoder(Protocol):
-    """What the index needs from an embedding model. Vectors are float32, L2-normalised, one row a text."""
+class QueryEncoder(Protocol):
+    """What retrieval needs: questions in, float32 L2-normalised vectors out (one row a question)."""
 
     encoder_id: str
     dimension: int
 
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+
+class Encoder(QueryEncoder, Protocol):
+    """What the index needs from an embedding model: queries and documents, in the same vector space."""
 
     def encode_documents(self, texts: list[str], *, show_progress: bool | None = None) -> np.ndarray: ...
 
@@ -56,8 +60,13 @@ class SentenceTransformerEncoder:
     """A sentence-transformers model loaded once (cached by folder and device), lazily on first use."""
 
     def __init__(
-        self, *, model_dir: str | Path | None = None, encoder_id: str = DEFAULT_ENCODER_ID,
-        device: str = "cpu", batch_size: int = 64, dimension: int = 384,
+        self,
+        *,
+        model_dir: str | Path | None = None,
+        encoder_id: str = DEFAULT_ENCODER_ID,
+        device: str = "cpu",
+        batch_size: int = 64,
+        dimension: int = 384,
     ) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.encoder_id = encoder_id
@@ -73,8 +82,11 @@ class SentenceTransformerEncoder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self._model().encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=show_progress,
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 

@@ -89,7 +89,9 @@ class CorpusIndex:
         by_doc: dict[str, list[Chunk]] = {}
         for chunk in self.chunks:
             by_doc.setdefault(chunk.doc_id, []).append(chunk)
-        self._chunks_by_doc = {doc_id: tuple(sorted(chunks, key=lambda c: c.index)) for doc_id, chunks in by_doc.items()}
+        self._chunks_by_doc = {
+            doc_id: tuple(sorted(chunks, key=lambda c: c.index)) for doc_id, chunks in by_doc.items()
+        }
 
     def chunks_of(self, doc_id: str) -> tuple[Chunk, ...]:
         """The chunks of one document in reading order (empty for an unknown document)."""
@@ -118,10 +120,11 @@ def _versions() -> dict:
     return found
 
 
-def _make_faiss_index(vectors: np.ndarray, index_type: str):
+def _make_faiss_index(vectors: np.ndarray, index_type: str) -> Any:
     import faiss
 
     dimension = vectors.shape[1]
+    index: Any
     if index_type == "flat":
         index = faiss.IndexFlatIP(dimension)
     elif index_type == "hnsw":
@@ -164,17 +167,24 @@ def _previous_vectors(index_dir: Path, encoder: Encoder) -> dict[str, np.ndarray
         manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
         if manifest.get("encoder_id") != encoder.encoder_id or manifest.get("dimension") != encoder.dimension:
             return {}
-        keys = [json.loads(line)["text_key"] for line in (index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
+        keys = [
+            json.loads(line)["text_key"]
+            for line in (index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+        ]
         vectors = np.load(index_dir / "vectors.npy", allow_pickle=False)
         if len(keys) != len(vectors):
             return {}
-        return dict(zip(keys, vectors))
+        return dict(zip(keys, vectors, strict=True))
     except (OSError, ValueError, KeyError, TypeError):
         return {}
 
 
 def build_index(
-    corpus_dir: str | Path, index_dir: str | Path, *, encoder: Encoder, index_type: str = "flat",
+    corpus_dir: str | Path,
+    index_dir: str | Path,
+    *,
+    encoder: Encoder,
+    index_type: str = "flat",
     after_write=None,
 ) -> BuildReport:
     """Read ``corpus_dir``, chunk, embed (reusing vectors of unchanged chunks) and save to ``index_dir``.
@@ -190,7 +200,9 @@ def build_index(
     fingerprint = corpus_fingerprint(corpus_dir)
     documents, skipped = load_corpus(corpus_dir)
     if not documents:
-        raise EmptyCorpusError(f"{corpus_dir} holds no readable .txt or .md document; add articles and run qa index again.")
+        raise EmptyCorpusError(
+            f"{corpus_dir} holds no readable .txt or .md document; add articles and run qa index again."
+        )
     by_id = {d.doc_id: d for d in documents}
     chunks = [chunk for document in documents for chunk in chunk_document(document)]
     texts = [embedding_text(chunk, by_id[chunk.doc_id]) for chunk in chunks]
@@ -205,10 +217,16 @@ def build_index(
             vectors[i] = cache[key]
     faiss_index = _make_faiss_index(vectors, index_type)
     manifest = IndexManifest(
-        encoder_id=encoder.encoder_id, dimension=encoder.dimension, index_type=index_type,
-        corpus_fingerprint=fingerprint, chunk_count=len(chunks), document_count=len(documents),
-        corpus_dir=str(corpus_dir), built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        versions=_versions(), skipped=[dataclasses.asdict(s) for s in skipped],
+        encoder_id=encoder.encoder_id,
+        dimension=encoder.dimension,
+        index_type=index_type,
+        corpus_fingerprint=fingerprint,
+        chunk_count=len(chunks),
+        document_count=len(documents),
+        corpus_dir=str(corpus_dir),
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        versions=_versions(),
+        skipped=[dataclasses.asdict(s) for s in skipped],
     )
     temporary = index_dir.with_name(f".{index_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     temporary.mkdir()
@@ -240,7 +258,8 @@ def _write_index(folder, manifest, documents, chunks, keys, vectors, faiss_index
     with open(folder / "vectors.npy", "wb") as handle:
         np.save(handle, vectors, allow_pickle=False)
     chunk_lines = [
-        json.dumps({**dataclasses.asdict(chunk), "text_key": key}, ensure_ascii=False) for chunk, key in zip(chunks, keys)
+        json.dumps({**dataclasses.asdict(chunk), "text_key": key}, ensure_ascii=False)
+        for chunk, key in zip(chunks, keys, strict=True)
     ]
     _fsync_write(folder / "chunks.jsonl", ("\n".join(chunk_lines) + "\n").encode("utf-8", "surrogatepass"))
     document_lines = [json.dumps(dataclasses.asdict(d), ensure_ascii=False) for d in documents]
@@ -271,10 +290,13 @@ def _hint(index_dir: Path, corpus_dir: str | Path = "corpus") -> str:
 def check_fresh(manifest: IndexManifest, index_dir: Path, corpus_dir: str | Path) -> None:
     """Raise ``StaleIndexError`` when the corpus or the ingestion code changed since the build."""
     if manifest.pipeline_version != PIPELINE_VERSION:
-        raise StaleIndexError(f"The index at {index_dir} was built by older ingestion code. {_hint(index_dir, corpus_dir)}")
+        raise StaleIndexError(
+            f"The index at {index_dir} was built by older ingestion code. {_hint(index_dir, corpus_dir)}"
+        )
     if Path(corpus_dir).is_dir() and corpus_fingerprint(corpus_dir) != manifest.corpus_fingerprint:
         raise StaleIndexError(
-            f"The corpus in {corpus_dir} changed since the index at {index_dir} was built. {_hint(index_dir, corpus_dir)}"
+            f"The corpus in {corpus_dir} changed since the index at {index_dir} was built. "
+            f"{_hint(index_dir, corpus_dir)}"
         )
 
 
@@ -292,11 +314,15 @@ def load_index(
     index_dir = Path(index_dir)
     manifest = read_manifest(index_dir)
     if manifest.format_version != FORMAT_VERSION:
-        raise IndexCorruptError(f"The index at {index_dir} has format {manifest.format_version}, expected {FORMAT_VERSION}. {_hint(index_dir)}")
+        raise IndexCorruptError(
+            f"The index at {index_dir} has format {manifest.format_version}, expected {FORMAT_VERSION}. "
+            f"{_hint(index_dir)}"
+        )
     if manifest.encoder_id != encoder_id or manifest.dimension != dimension:
         raise IndexMismatchError(
-            f"The index at {index_dir} was built with encoder {manifest.encoder_id!r} (dimension {manifest.dimension}), "
-            f"but {encoder_id!r} (dimension {dimension}) is in use. {_hint(index_dir, corpus_dir or 'corpus')}"
+            f"The index at {index_dir} was built with encoder {manifest.encoder_id!r} "
+            f"(dimension {manifest.dimension}), but {encoder_id!r} (dimension {dimension}) is in use. "
+            f"{_hint(index_dir, corpus_dir or 'corpus')}"
         )
     if corpus_dir is not None:
         check_fresh(manifest, index_dir, corpus_dir)
@@ -304,15 +330,29 @@ def load_index(
     try:
         faiss_index = faiss.read_index(str(index_dir / "index.faiss"))
         vectors = np.load(index_dir / "vectors.npy", allow_pickle=False)
-        chunk_rows = [json.loads(line) for line in (index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
-        document_rows = [json.loads(line) for line in (index_dir / "documents.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        chunk_rows = [
+            json.loads(line) for line in (index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line
+        ]
+        document_rows = [
+            json.loads(line)
+            for line in (index_dir / "documents.jsonl").read_text(encoding="utf-8").splitlines()
+            if line
+        ]
         chunks = [Chunk(**{k: v for k, v in row.items() if k != "text_key"}) for row in chunk_rows]
-        documents = {row["doc_id"]: Document(**{**row, "paragraph_starts": tuple(row["paragraph_starts"])}) for row in document_rows}
+        documents = {
+            row["doc_id"]: Document(**{**row, "paragraph_starts": tuple(row["paragraph_starts"])})
+            for row in document_rows
+        }
     except (OSError, RuntimeError, ValueError, TypeError, KeyError, UnicodeDecodeError) as error:
-        raise IndexCorruptError(f"The index at {index_dir} is damaged ({type(error).__name__}: {str(error)[:200]}). {hint}") from error
+        raise IndexCorruptError(
+            f"The index at {index_dir} is damaged ({type(error).__name__}: {str(error)[:200]}). {hint}"
+        ) from error
     problems = []
     if not (faiss_index.ntotal == len(chunks) == len(vectors) == manifest.chunk_count):
-        problems.append(f"{faiss_index.ntotal} vectors in index.faiss, {len(vectors)} in vectors.npy, {len(chunks)} chunks, manifest says {manifest.chunk_count}")
+        problems.append(
+            f"{faiss_index.ntotal} vectors in index.faiss, {len(vectors)} in vectors.npy, {len(chunks)} chunks, "
+            f"manifest says {manifest.chunk_count}"
+        )
     if faiss_index.d != dimension or vectors.ndim != 2 or vectors.shape[1] != dimension:
         problems.append(f"vector dimension {faiss_index.d} does not match {dimension}")
     for chunk in chunks:

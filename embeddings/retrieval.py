@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from embeddings.chunking import Chunk, embedding_text
-from embeddings.encoder import Encoder
+from embeddings.encoder import QueryEncoder
 from embeddings.index import CorpusIndex
 
-Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[str, ...] = ("dense", "bm25", "hybrid")
 
 
@@ -34,7 +33,7 @@ class Retriever(Protocol):
 class DenseRetriever:
     """Cosine similarity between the embedded question and the chunk vectors (FAISS inner product)."""
 
-    def __init__(self, index: CorpusIndex, encoder: Encoder) -> None:
+    def __init__(self, index: CorpusIndex, encoder: QueryEncoder) -> None:
         self.index = index
         self.encoder = encoder
 
@@ -45,7 +44,7 @@ class DenseRetriever:
         scores, positions = self.index.search_vectors(self.encoder.encode_queries([question]), k)
         return [
             ScoredChunk(self.index.chunks[p], float(s), rank, dense_score=float(s))
-            for rank, (s, p) in enumerate((s, p) for s, p in zip(scores[0], positions[0]) if p >= 0)
+            for rank, (s, p) in enumerate((s, p) for s, p in zip(scores[0], positions[0], strict=True) if p >= 0)
         ]
 
 
@@ -64,7 +63,9 @@ class BM25Retriever:
         texts = [embedding_text(c, index.documents[c.doc_id]) for c in index.chunks]
         self._model = bm25s.BM25()
         if texts:
-            self._model.index(bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False), show_progress=False)
+            self._model.index(
+                bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer, show_progress=False), show_progress=False
+            )
 
     def retrieve(self, question: str, k: int) -> list[ScoredChunk]:
         """Return up to ``k`` chunks that share a (non-stopword) term with ``question``."""
@@ -76,7 +77,7 @@ class BM25Retriever:
         if not tokens or not tokens[0]:
             return []
         positions, scores = self._model.retrieve(tokens, k=min(k, len(self.chunks)), show_progress=False, n_threads=1)
-        results = [(int(p), float(s)) for p, s in zip(positions[0], scores[0]) if s > 0]
+        results = [(int(p), float(s)) for p, s in zip(positions[0], scores[0], strict=True) if s > 0]
         return [ScoredChunk(self.chunks[p], s, rank, bm25_score=s) for rank, (p, s) in enumerate(results)]
 
 
@@ -95,8 +96,14 @@ class HybridRetriever:
     """
 
     def __init__(
-        self, dense: DenseRetriever, bm25: BM25Retriever, *, fusion: Fusion = "rrf", rrf_k: int = 5,
-        depth: int = 100, alpha: float = 0.5,
+        self,
+        dense: Retriever,
+        bm25: Retriever,
+        *,
+        fusion: Fusion = "rrf",
+        rrf_k: int = 5,
+        depth: int = 100,
+        alpha: float = 0.5,
     ) -> None:
         if fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {fusion!r}; use one of {', '.join(FUSIONS)}")
@@ -113,7 +120,10 @@ class HybridRetriever:
             return []
         depth = max(self.depth, 4 * k)
         fused: dict[str, dict] = {}
-        for name, results in (("dense", self.dense.retrieve(question, depth)), ("bm25", self.bm25.retrieve(question, depth))):
+        for name, results in (
+            ("dense", self.dense.retrieve(question, depth)),
+            ("bm25", self.bm25.retrieve(question, depth)),
+        ):
             weight = self.alpha if name == "dense" else 1.0 - self.alpha
             if results:
                 high, low = results[0].score, results[-1].score
@@ -134,13 +144,13 @@ class HybridRetriever:
 class CorpusRetriever:
     """One ``retrieve(question, k, mode=...)`` over an index, with the BM25 model built once."""
 
-    def __init__(self, index: CorpusIndex, encoder: Encoder) -> None:
+    def __init__(self, index: CorpusIndex, encoder: QueryEncoder) -> None:
         self.index = index
         self.dense = DenseRetriever(index, encoder)
         self.bm25 = BM25Retriever(index)
         self.hybrid = HybridRetriever(self.dense, self.bm25)
 
-    def retrieve(self, question: str, k: int = 5, *, mode: Mode = "hybrid") -> list[ScoredChunk]:
+    def retrieve(self, question: str, k: int = 5, *, mode: str = "hybrid") -> list[ScoredChunk]:
         """Return the ``k`` best chunks for ``question``, best first. Raises ``ValueError`` for an unknown mode."""
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")

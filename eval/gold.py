@@ -40,8 +40,11 @@ def load_gold(path: str | Path) -> list[GoldQuestion]:
                 if not isinstance(row["question"], str) or not isinstance(answers, list):
                     raise TypeError("question must be text and answers a list")
                 question = GoldQuestion(
-                    str(row.get("id", number)), row["question"], tuple(str(a) for a in answers),
-                    row.get("doc"), str(row.get("kind", "unanswerable" if not answers else "other")),
+                    str(row.get("id", number)),
+                    row["question"],
+                    tuple(str(a) for a in answers),
+                    row.get("doc"),
+                    str(row.get("kind", "unanswerable" if not answers else "other")),
                     bool(row.get("paraphrase", False)),
                 )
             except (ValueError, KeyError, TypeError) as error:

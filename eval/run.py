@@ -31,8 +31,13 @@ RANK_DEPTH = 20
 
 
 def run(
-    gold_path: Path, *, top_k: int, mode: str, index_dir: str | Path | None = None,
-    corpus_dir: str | Path | None = None, reader_dir: str | Path | None = None,
+    gold_path: Path,
+    *,
+    top_k: int,
+    mode: str,
+    index_dir: str | Path | None = None,
+    corpus_dir: str | Path | None = None,
+    reader_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Answer every gold question and return the report (records and aggregates). ``reader_dir``: another
     exported reader to evaluate instead of the shipped one (e.g. a candidate before it is shipped)."""
@@ -57,10 +62,18 @@ def run(
             if scored.chunk.doc_id not in retrieved_docs:
                 retrieved_docs.append(scored.chunk.doc_id)
         record = {
-            "id": gold.qid, "kind": gold.kind, "paraphrase": gold.paraphrase, "question": gold.question,
-            "answers": gold_answers, "doc": gold.doc, "answerable": gold.answerable, "top_k": top_k,
-            "prediction": result.text, "score": result.score,
-            "em": exact_match(result.text, gold_answers), "f1": f1_score(result.text, gold_answers),
+            "id": gold.qid,
+            "kind": gold.kind,
+            "paraphrase": gold.paraphrase,
+            "question": gold.question,
+            "answers": gold_answers,
+            "doc": gold.doc,
+            "answerable": gold.answerable,
+            "top_k": top_k,
+            "prediction": result.text,
+            "score": result.score,
+            "em": exact_match(result.text, gold_answers),
+            "f1": f1_score(result.text, gold_answers),
             "citation_doc": result.citations[0].doc_id if result.citations else None,
             "citation_date": result.citations[0].date if result.citations else None,
             "alternatives": [a.text for a in result.alternatives],
@@ -72,16 +85,20 @@ def run(
             isolated = answerer.answer_from_passages(gold.question, chunks)
             # The isolated reader is scored on its best span, abstention aside: it measures reading alone.
             best = isolated.text if isolated.text is not None else _best_span(answerer, gold.question, chunks)
-            record.update(isolated_prediction=best, isolated_em=exact_match(best, gold_answers),
-                          isolated_f1=f1_score(best, gold_answers))
+            record.update(
+                isolated_prediction=best,
+                isolated_em=exact_match(best, gold_answers),
+                isolated_f1=f1_score(best, gold_answers),
+            )
         record["error_stage"] = blame(record)
         records.append(record)
     return {"gold": str(gold_path), "mode": mode, "top_k": top_k, "summary": aggregate(records), "questions": records}
 
 
 def _best_span(answerer: QuestionAnswerer, question: str, chunks: Sequence[Chunk]) -> str | None:
-    candidates = answerer.reader.read(question, [c.text for c in chunks],
-                                      headers=[answerer.reading_header(c.doc_id) for c in chunks], n_best=1)
+    candidates = answerer.reader.read(
+        question, [c.text for c in chunks], headers=[answerer.reading_header(c.doc_id) for c in chunks], n_best=1
+    )
     return candidates[0].text if candidates else None
 
 
@@ -121,10 +138,24 @@ def write_plots(report: dict[str, Any], out: Path) -> list[str]:
 
 def summary_table(summary: dict[str, Any]) -> str:
     """The aggregate figures as an aligned text table."""
-    keys = ["questions", "EM", "F1", "HasAns_EM", "HasAns_F1", "NoAns_accuracy", "answered_rate_on_answerable",
-            "retrieval_recall@1", "retrieval_recall@5", "retrieval_mrr", "citation_accuracy",
-            "citation_accuracy_over_answerable", "isolated_reader_EM", "isolated_reader_F1",
-            "latency_ms_p50", "latency_ms_p95"]
+    keys = [
+        "questions",
+        "EM",
+        "F1",
+        "HasAns_EM",
+        "HasAns_F1",
+        "NoAns_accuracy",
+        "answered_rate_on_answerable",
+        "retrieval_recall@1",
+        "retrieval_recall@5",
+        "retrieval_mrr",
+        "citation_accuracy",
+        "citation_accuracy_over_answerable",
+        "isolated_reader_EM",
+        "isolated_reader_F1",
+        "latency_ms_p50",
+        "latency_ms_p95",
+    ]
     lines = [f"{key:<36}{summary[key]}" for key in keys]
     lines.append(f"{'errors_by_stage':<36}{summary['errors_by_stage']}")
     lines.append("F1 by kind: " + ", ".join(f"{k} {v:.3f}" for k, v in summary["F1_by_kind"].items()))
@@ -146,10 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     import qa
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--gold", nargs="+", default=None,
-                        help="gold .jsonl files (default: eval/gold.jsonl and eval/gold_hard.jsonl)")
+    parser = argparse.ArgumentParser(
+        prog="python -m eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--gold", nargs="+", default=None, help="gold .jsonl files (default: eval/gold.jsonl and eval/gold_hard.jsonl)"
+    )
     parser.add_argument("--out", default="eval/report", help="folder for report.json and the plots")
     parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="passages read per question")
     parser.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help="retrieval mode")
@@ -159,11 +192,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     gold_paths = [Path(g) for g in args.gold] if args.gold else [p for p in DEFAULT_GOLD if p.exists()]
     out = Path(args.out)
+    expected_errors: tuple[type[Exception], ...] = (GoldFormatError, FileNotFoundError, *qa.USER_ERRORS)
     for gold_path in gold_paths:
         try:
-            report = run(gold_path, top_k=args.top_k, mode=args.mode, index_dir=args.index,
-                         corpus_dir=args.corpus, reader_dir=args.reader)
-        except (GoldFormatError, FileNotFoundError, *qa.USER_ERRORS) as error:
+            report = run(
+                gold_path,
+                top_k=args.top_k,
+                mode=args.mode,
+                index_dir=args.index,
+                corpus_dir=args.corpus,
+                reader_dir=args.reader,
+            )
+        except expected_errors as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         target = out if len(gold_paths) == 1 else out / gold_path.stem

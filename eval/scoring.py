@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    """The q-th percentile (0-100) by linear interpolation; None for no values."""
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation, the one definition every report and bench
+    uses. Raises ``ValueError`` for no values."""
     if not values:
-        return None
+        raise ValueError("percentile of no values")
     ordered = sorted(values)
     position = (len(ordered) - 1) * q / 100
     low = int(position)
@@ -34,6 +36,7 @@ def blame(record: dict) -> str | None:
 def aggregate(records: list[dict]) -> dict:
     """Overall, HasAns and NoAns scores, retrieval recall/MRR, citation accuracy, isolated reader,
     latency, per-kind F1 and the count of errors blamed on each stage."""
+
     def mean(values):
         values = list(values)
         return round(sum(values) / len(values), 4) if values else None

@@ -50,8 +50,12 @@ def get_answerer(*, index_dir: str | Path | None = None, corpus_dir: str | Path 
 
 
 def answer(
-    question: str, *, top_k: int | None = None, mode: str | None = None,
-    index_dir: str | Path | None = None, corpus_dir: str | Path | None = None,
+    question: str,
+    *,
+    top_k: int | None = None,
+    mode: str | None = None,
+    index_dir: str | Path | None = None,
+    corpus_dir: str | Path | None = None,
 ) -> Answer:
     """Answer ``question`` from the documents of the index, citing the passage of every answer.
 
@@ -67,9 +71,29 @@ def answer(
 
 
 __all__ = [
-    "Answer", "Citation", "CorpusError", "CorpusNotFoundError", "DEFAULT_MODE", "DEFAULT_TOP_K", "EmptyCorpusError",
-    "EmptyQuestionError", "EncoderMissingError", "IndexCorruptError", "IndexLoadError", "IndexMismatchError",
-    "IndexNotBuiltError", "InvalidOptionError", "InvalidQuestionError", "MAX_QUESTION_CHARS", "QAError",
-    "QuestionTooLongError", "ReaderModelMismatchError", "ReaderModelMissingError", "RetrievedPassage",
-    "StaleIndexError", "USER_ERRORS", "answer", "get_answerer",
+    "DEFAULT_MODE",
+    "DEFAULT_TOP_K",
+    "MAX_QUESTION_CHARS",
+    "USER_ERRORS",
+    "Answer",
+    "Citation",
+    "CorpusError",
+    "CorpusNotFoundError",
+    "EmptyCorpusError",
+    "EmptyQuestionError",
+    "EncoderMissingError",
+    "IndexCorruptError",
+    "IndexLoadError",
+    "IndexMismatchError",
+    "IndexNotBuiltError",
+    "InvalidOptionError",
+    "InvalidQuestionError",
+    "QAError",
+    "QuestionTooLongError",
+    "ReaderModelMismatchError",
+    "ReaderModelMissingError",
+    "RetrievedPassage",
+    "StaleIndexError",
+    "answer",
+    "get_answerer",
 ]

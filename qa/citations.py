@@ -16,10 +16,17 @@ def cite(candidate: PlacedCandidate, index: CorpusIndex) -> Citation:
     home = next((c for c in chunks if c.start <= candidate.doc_start < c.end), chunks[-1])
     passage_end = max(home.end, candidate.doc_end)
     return Citation(
-        doc_id=document.doc_id, title=document.title, date=document.date,
-        passage=document.text[home.start : passage_end], start=candidate.doc_start - home.start,
-        end=candidate.doc_end - home.start, chunk_id=home.chunk_id, paragraph=home.index,
-        doc_start=home.start, author=document.author, retrieval_score=candidate.retrieval.score,
+        doc_id=document.doc_id,
+        title=document.title,
+        date=document.date,
+        passage=document.text[home.start : passage_end],
+        start=candidate.doc_start - home.start,
+        end=candidate.doc_end - home.start,
+        chunk_id=home.chunk_id,
+        paragraph=home.index,
+        doc_start=home.start,
+        author=document.author,
+        retrieval_score=candidate.retrieval.score,
     )
 
 
@@ -27,7 +34,14 @@ def retrieved_passage(result: ScoredChunk, index: CorpusIndex) -> RetrievedPassa
     """A retrieved chunk as shown to the user, with its document's title and date and its scores."""
     document = index.documents[result.chunk.doc_id]
     return RetrievedPassage(
-        doc_id=document.doc_id, title=document.title, date=document.date, chunk_id=result.chunk.chunk_id,
-        paragraph=result.chunk.index, text=result.chunk.text, score=result.score, rank=result.rank,
-        dense_score=result.dense_score, bm25_score=result.bm25_score,
+        doc_id=document.doc_id,
+        title=document.title,
+        date=document.date,
+        chunk_id=result.chunk.chunk_id,
+        paragraph=result.chunk.index,
+        text=result.chunk.text,
+        score=result.score,
+        rank=result.rank,
+        dense_score=result.dense_score,
+        bm25_score=result.bm25_score,
     )

@@ -49,8 +49,22 @@ class ReaderModelMismatchError(ReaderModelMissingError):
 USER_ERRORS: tuple[type[Exception], ...] = (QAError, IndexLoadError, EncoderMissingError, CorpusError)
 
 __all__ = [
-    "CorpusError", "CorpusNotFoundError", "EmptyCorpusError", "EmptyQuestionError", "EncoderMissingError",
-    "IndexCorruptError", "IndexLoadError", "IndexMismatchError", "IndexNotBuiltError", "InvalidOptionError",
-    "InvalidQuestionError", "MAX_QUESTION_CHARS", "QAError", "QuestionTooLongError", "ReaderModelMismatchError",
-    "ReaderModelMissingError", "StaleIndexError", "USER_ERRORS",
+    "MAX_QUESTION_CHARS",
+    "USER_ERRORS",
+    "CorpusError",
+    "CorpusNotFoundError",
+    "EmptyCorpusError",
+    "EmptyQuestionError",
+    "EncoderMissingError",
+    "IndexCorruptError",
+    "IndexLoadError",
+    "IndexMismatchError",
+    "IndexNotBuiltError",
+    "InvalidOptionError",
+    "InvalidQuestionError",
+    "QAError",
+    "QuestionTooLongError",
+    "ReaderModelMismatchError",
+    "ReaderModelMissingError",
+    "StaleIndexError",
 ]

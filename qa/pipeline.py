@@ -34,8 +34,13 @@ class QuestionAnswerer:
     the index, BM25 and the reader once; later questions reuse them."""
 
     def __init__(
-        self, *, index_dir: str | Path | None = None, corpus_dir: str | Path | None = None,
-        encoder: Encoder | None = None, reader: Reader | None = None, check_stale: bool = True,
+        self,
+        *,
+        index_dir: str | Path | None = None,
+        corpus_dir: str | Path | None = None,
+        encoder: Encoder | None = None,
+        reader: Reader | None = None,
+        check_stale: bool = True,
     ) -> None:
         self.index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
         self.corpus_dir = Path(corpus_dir) if corpus_dir is not None else default_corpus_dir()
@@ -56,7 +61,9 @@ class QuestionAnswerer:
         with self._lock:
             if self._loaded is None:
                 index = load_index(
-                    self.index_dir, encoder_id=self.encoder.encoder_id, dimension=self.encoder.dimension,
+                    self.index_dir,
+                    encoder_id=self.encoder.encoder_id,
+                    dimension=self.encoder.dimension,
                     corpus_dir=self.corpus_dir if self.check_stale else None,
                 )
                 self._loaded = (index, CorpusRetriever(index, self.encoder))
@@ -113,13 +120,28 @@ class QuestionAnswerer:
         chosen = choose_answers(groups, threshold=self.reader.calibration.threshold)
         if not chosen:
             best = max((g.best.confidence for g in groups), default=0.0)
-            return Answer(text=None, score=round(1.0 - best, 4), question=question, passages=passages,
-                          no_answer_reason=NO_ANSWER_REASON)
+            return Answer(
+                text=None,
+                score=round(1.0 - best, 4),
+                question=question,
+                passages=passages,
+                no_answer_reason=NO_ANSWER_REASON,
+            )
         answers = [
-            Answer(text=g.best.candidate.text.strip(), score=round(g.score, 4), question=question,
-                   citations=tuple(cite(member, self.index) for member in g.members))
+            Answer(
+                text=g.best.candidate.text.strip(),
+                score=round(g.score, 4),
+                question=question,
+                citations=tuple(cite(member, self.index) for member in g.members),
+            )
             for g in chosen
         ]
         top = answers[0]
-        return Answer(text=top.text, score=top.score, citations=top.citations, alternatives=tuple(answers[1:]),
-                      question=question, passages=passages)
+        return Answer(
+            text=top.text,
+            score=top.score,
+            citations=top.citations,
+            alternatives=tuple(answers[1:]),
+            question=question,
+            passages=passages,
+        )

@@ -6,7 +6,6 @@ import re
 import unicodedata
 
 from embeddings.documents import MONTHS
-
 from qa.errors import MAX_QUESTION_CHARS, EmptyQuestionError, InvalidQuestionError, QuestionTooLongError
 
 _SPACE = re.compile(r"\s+")
@@ -31,7 +30,9 @@ def clean_question(question: object, *, max_chars: int = MAX_QUESTION_CHARS) -> 
             f"The question is {len(text):,} characters long; the limit is {max_chars:,}. Ask something shorter."
         )
     if not text or not any(ch.isalnum() for ch in text):
-        raise EmptyQuestionError("The question is empty. Type a question, e.g. 'How many Hellfire missiles were sold to Iraq?'")
+        raise EmptyQuestionError(
+            "The question is empty. Type a question, e.g. 'How many Hellfire missiles were sold to Iraq?'"
+        )
     return text
 
 

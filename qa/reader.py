@@ -113,9 +113,11 @@ class _OnnxReader:
         start = np.full(tuple(input_ids.shape), -1e4, dtype=np.float32)
         end = start.copy()
         for row, length in enumerate(attention_mask.sum(dim=1).tolist()):
-            feeds = {"input_ids": input_ids[row : row + 1, :length].numpy(),
-                     "token_type_ids": token_type_ids[row : row + 1, :length].numpy(),
-                     "attention_mask": attention_mask[row : row + 1, :length].numpy()}
+            feeds = {
+                "input_ids": input_ids[row : row + 1, :length].numpy(),
+                "token_type_ids": token_type_ids[row : row + 1, :length].numpy(),
+                "attention_mask": attention_mask[row : row + 1, :length].numpy(),
+            }
             (start[row, :length],), (end[row, :length],) = self.session.run(["start_logits", "end_logits"], feeds)
         return SimpleNamespace(start_logits=torch.from_numpy(start), end_logits=torch.from_numpy(end))
 
@@ -127,8 +129,13 @@ def _read_calibration(model_dir: Path) -> ReaderCalibration:
     if not path.exists():
         return ReaderCalibration()
     data = json.loads(path.read_text(encoding="utf-8"))
-    return ReaderCalibration(float(data["threshold"]), float(data["slope"]), float(data["intercept"]),
-                             bool(data.get("passage_header", False)), str(data.get("backend", "fp32")))
+    return ReaderCalibration(
+        float(data["threshold"]),
+        float(data["slope"]),
+        float(data["intercept"]),
+        bool(data.get("passage_header", False)),
+        str(data.get("backend", "fp32")),
+    )
 
 
 class Reader(Protocol):
@@ -140,7 +147,11 @@ class Reader(Protocol):
     def load(self) -> object: ...
 
     def read(
-        self, question: str, passages: Sequence[str], *, headers: Sequence[str] | None = None,
+        self,
+        question: str,
+        passages: Sequence[str],
+        *,
+        headers: Sequence[str] | None = None,
         n_best: int | None = None,
     ) -> list[SpanCandidate]: ...
 
@@ -149,9 +160,17 @@ class ReaderModel:
     """The shipped extractive QA model. Construction is cheap; weights load on first use, once."""
 
     def __init__(
-        self, model_dir: str | Path | None = None, *, backend: str | None = None, max_length: int = 384,
-        stride: int = 128, max_answer_tokens: int = 30, n_best: int = 5, batch_size: int = 16,
-        threads: int | None = None, max_question_tokens: int = 64,
+        self,
+        model_dir: str | Path | None = None,
+        *,
+        backend: str | None = None,
+        max_length: int = 384,
+        stride: int = 128,
+        max_answer_tokens: int = 30,
+        n_best: int = 5,
+        batch_size: int = 16,
+        threads: int | None = None,
+        max_question_tokens: int = 64,
     ) -> None:
         if max_length - max_question_tokens - 3 <= stride:
             raise ValueError("max_length must leave more than `stride` tokens for the passage")
@@ -197,7 +216,11 @@ class ReaderModel:
         return _read_calibration(self.model_dir)
 
     def read(
-        self, question: str, passages: Sequence[str], *, headers: Sequence[str] | None = None,
+        self,
+        question: str,
+        passages: Sequence[str],
+        *,
+        headers: Sequence[str] | None = None,
         n_best: int | None = None,
     ) -> list[SpanCandidate]:
         """Return the best spans over all ``passages``, best first (up to ``n_best`` per passage).
@@ -210,7 +233,9 @@ class ReaderModel:
         return self.read_many([(question, passages, headers)], n_best=n_best)[0]
 
     def read_many(
-        self, items: Sequence[tuple[str, Sequence[str]] | tuple[str, Sequence[str], Sequence[str] | None]], *,
+        self,
+        items: Sequence[tuple[str, Sequence[str]] | tuple[str, Sequence[str], Sequence[str] | None]],
+        *,
         n_best: int | None = None,
     ) -> list[list[SpanCandidate]]:
         """``read`` for several ``(question, passages)`` or ``(question, passages, headers)`` items at once,
@@ -225,9 +250,14 @@ class ReaderModel:
             return results
         windows = self._windows(tokenizer, model, pairs)
         passages = [pair.passage for pair in pairs]
-        per_pair = decode_windows(windows, passages, [len(pair.prefix) for pair in pairs],
-                                  max_answer_tokens=self.max_answer_tokens, n_best=n_best)
-        for pair, candidates in zip(pairs, per_pair):
+        per_pair = decode_windows(
+            windows,
+            passages,
+            [len(pair.prefix) for pair in pairs],
+            max_answer_tokens=self.max_answer_tokens,
+            n_best=n_best,
+        )
+        for pair, candidates in zip(pairs, per_pair, strict=True):
             results[pair.item].extend(dataclasses.replace(c, passage_index=pair.passage_index) for c in candidates)
         for candidates in results:
             candidates.sort(key=lambda c: (-c.score, c.passage_index, c.start))
@@ -243,7 +273,7 @@ class ReaderModel:
             headers = rest[0] if rest and rest[0] is not None else [""] * len(passages)
             if len(headers) != len(passages):
                 raise ValueError("give one header per passage")
-            for passage_index, (passage, header) in enumerate(zip(passages, headers)):
+            for passage_index, (passage, header) in enumerate(zip(passages, headers, strict=True)):
                 prefix = f"{header.strip()}\n" if header.strip() else ""  # read, never answered from
                 pairs.append(_Pair(item, passage_index, question, passage, prefix))
         return pairs
@@ -254,9 +284,14 @@ class ReaderModel:
         import torch
 
         encoded = tokenizer(
-            [pair.question for pair in pairs], [pair.prefix + pair.passage for pair in pairs],
-            truncation="only_second", max_length=self.max_length, stride=self.stride,
-            return_overflowing_tokens=True, return_offsets_mapping=True, padding=False,
+            [pair.question for pair in pairs],
+            [pair.prefix + pair.passage for pair in pairs],
+            truncation="only_second",
+            max_length=self.max_length,
+            stride=self.stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=False,
         )
         input_ids = encoded["input_ids"]
         order = sorted(range(len(input_ids)), key=lambda i: len(input_ids[i]))
@@ -279,8 +314,12 @@ class ReaderModel:
                     n = len(input_ids[i])
                     logits[i] = (starts[row, :n], ends[row, :n])
         return [
-            WindowLogits(encoded["overflow_to_sample_mapping"][i], encoded["offset_mapping"][i],
-                         encoded.sequence_ids(i), *logits[i])
+            WindowLogits(
+                encoded["overflow_to_sample_mapping"][i],
+                encoded["offset_mapping"][i],
+                encoded.sequence_ids(i),
+                *logits[i],
+            )
             for i in range(len(input_ids))
         ]
 

@@ -67,7 +67,10 @@ def whole_words(text: str, start: int, end: int) -> str:
 
 
 def read_windows(
-    reader: Reader, question: str, windows: Sequence[ReadingWindow], documents: dict[str, Document],
+    reader: Reader,
+    question: str,
+    windows: Sequence[ReadingWindow],
+    documents: dict[str, Document],
     headers: Sequence[str],
 ) -> list[PlacedCandidate]:
     """Read every window under its header line (one per window, "" for none) and return the candidates
@@ -81,12 +84,20 @@ def read_windows(
     placed = []
     for candidate in reader.read(question, texts, headers=list(headers), n_best=CANDIDATES_PER_WINDOW):
         window = windows[candidate.passage_index]
-        if not answer_fits_question(question, whole_words(texts[candidate.passage_index], candidate.start, candidate.end)):
+        if not answer_fits_question(
+            question, whole_words(texts[candidate.passage_index], candidate.start, candidate.end)
+        ):
             continue
         bonus = date_bonus(years, months, documents[window.doc_id].date)
-        placed.append(PlacedCandidate(
-            candidate=candidate, doc_id=window.doc_id, doc_start=window.start + candidate.start,
-            doc_end=window.start + candidate.end, confidence=calibration.confidence(candidate.margin + bonus),
-            retrieval=window.retrieval, date_bonus=bonus,
-        ))
+        placed.append(
+            PlacedCandidate(
+                candidate=candidate,
+                doc_id=window.doc_id,
+                doc_start=window.start + candidate.start,
+                doc_end=window.start + candidate.end,
+                confidence=calibration.confidence(candidate.margin + bonus),
+                retrieval=window.retrieval,
+                date_bonus=bonus,
+            )
+        )
     return placed

@@ -96,10 +96,7 @@ def best_token_spans(
     pair_rows, pair_cols = np.nonzero(valid)
     pair_scores = scores[pair_rows, pair_cols]
     order = np.argsort(-pair_scores, kind="stable")[:n_best]
-    return [
-        TokenSpan(int(top_starts[pair_rows[i]]), int(top_ends[pair_cols[i]]), float(pair_scores[i]))
-        for i in order
-    ]
+    return [TokenSpan(int(top_starts[pair_rows[i]]), int(top_ends[pair_cols[i]]), float(pair_scores[i])) for i in order]
 
 
 def null_score(start_logits: np.ndarray, end_logits: np.ndarray, *, cls_index: int = 0) -> float:
@@ -108,8 +105,12 @@ def null_score(start_logits: np.ndarray, end_logits: np.ndarray, *, cls_index: i
 
 
 def decode_windows(
-    windows: Sequence[WindowLogits], passages: Sequence[str], header_lengths: Sequence[int], *,
-    max_answer_tokens: int, n_best: int,
+    windows: Sequence[WindowLogits],
+    passages: Sequence[str],
+    header_lengths: Sequence[int],
+    *,
+    max_answer_tokens: int,
+    n_best: int,
 ) -> list[list[SpanCandidate]]:
     """Candidate spans of each passage, best first, at most ``n_best`` per passage.
 
@@ -130,7 +131,11 @@ def decode_windows(
         for span in best_token_spans(
             window.start_logits, window.end_logits, context_mask, max_answer_tokens=max_answer_tokens, n_best=n_best
         ):
-            key = (window.passage_index, window.offsets[span.start_token][0] - skip, window.offsets[span.end_token][1] - skip)
+            key = (
+                window.passage_index,
+                window.offsets[span.start_token][0] - skip,
+                window.offsets[span.end_token][1] - skip,
+            )
             spans[key] = max(spans.get(key, -math.inf), span.score)
     per_passage: list[list[SpanCandidate]] = [[] for _ in passages]
     for (index, start, end), score in spans.items():

@@ -6,8 +6,8 @@ All three are frozen all the way down (their collections are tuples, so an ``Ans
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,7 +74,7 @@ class Answer:
     text: str | None
     score: float
     citations: tuple[Citation, ...] = ()
-    alternatives: tuple["Answer", ...] = ()
+    alternatives: tuple[Answer, ...] = ()
     question: str = ""
     passages: tuple[RetrievedPassage, ...] = ()
     no_answer_reason: str | None = None

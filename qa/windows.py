@@ -38,7 +38,7 @@ def reading_windows(
         chunk = result.chunk
         first = max(0, chunk.index - 1) if with_previous else chunk.index
         ranges.setdefault(chunk.doc_id, []).append((first, chunk.index, result))
-    windows = []
+    windows: list[ReadingWindow] = []
     for doc_id, spans in ranges.items():
         spans.sort(key=lambda span: span[0])
         merged = [spans[0]]
@@ -51,8 +51,9 @@ def reading_windows(
                 merged.append((first, last, result))
         chunks = index.chunks_of(doc_id)
         windows.extend(
-            ReadingWindow(doc_id=doc_id, first=first, last=last, start=chunks[first].start, end=chunks[last].end,
-                          retrieval=result)
+            ReadingWindow(
+                doc_id=doc_id, first=first, last=last, start=chunks[first].start, end=chunks[last].end, retrieval=result
+            )
             for first, last, result in merged
         )
     return windows

@@ -14,11 +14,16 @@ class FakeReader:
     """
 
     def __init__(
-        self, answers: dict[str, list[tuple[str, float]]] | None = None, *, threshold: float = 0.0,
+        self,
+        answers: dict[str, list[tuple[str, float]]] | None = None,
+        *,
+        threshold: float = 0.0,
         passage_header: bool = False,
     ):
         self.answers = answers or {}
-        self.calibration = ReaderCalibration(threshold=threshold, slope=1.0, intercept=0.0, passage_header=passage_header)
+        self.calibration = ReaderCalibration(
+            threshold=threshold, slope=1.0, intercept=0.0, passage_header=passage_header
+        )
         self.calls: list[tuple[str, list[str]]] = []
         self.headers: list[list[str]] = []
 
@@ -33,11 +38,22 @@ class FakeReader:
             for text, margin in self.answers.get(question, []):
                 start = passage.find(text)
                 while start >= 0:
-                    candidates.append(SpanCandidate(passage_index=index, start=start, end=start + len(text), text=text,
-                                                    score=margin, null_score=0.0))
+                    candidates.append(
+                        SpanCandidate(
+                            passage_index=index,
+                            start=start,
+                            end=start + len(text),
+                            text=text,
+                            score=margin,
+                            null_score=0.0,
+                        )
+                    )
                     start = passage.find(text, start + 1)
             if question not in self.answers and passage.strip():
                 word_end = passage.find(" ") if " " in passage else len(passage)
-                candidates.append(SpanCandidate(passage_index=index, start=0, end=word_end, text=passage[:word_end],
-                                                score=-5.0, null_score=0.0))
+                candidates.append(
+                    SpanCandidate(
+                        passage_index=index, start=0, end=word_end, text=passage[:word_end], score=-5.0, null_score=0.0
+                    )
+                )
         return sorted(candidates, key=lambda c: -c.score)

@@ -34,15 +34,31 @@ def running_server(index_dir: Path, *, timeout: float = 180.0):
     port = free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--index", str(index_dir), "--corpus", str(CORPUS_DIR)],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "serve",
+            "--port",
+            str(port),
+            "--index",
+            str(index_dir),
+            "--corpus",
+            str(CORPUS_DIR),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"server exited: {process.stdout.read()[-3000:]}")
+                output = process.stdout.read() if process.stdout else ""
+                raise RuntimeError(f"server exited: {output[-3000:]}")
             try:
                 with urllib.request.urlopen(url + "/", timeout=2) as response:
                     if response.status == 200:

@@ -10,12 +10,37 @@ XSS = "<img src=x onerror=alert(1)>"
 
 def _answer(text="5,000", passage="The deal adds 5,000 missiles.", title="Missiles", alternatives=()):
     start = passage.find(text)
-    citation = Citation(doc_id="d.txt", title=title, date="2014-08-01", passage=passage, start=start,
-                        end=start + len(text), chunk_id="c1", paragraph=1, doc_start=0)
-    retrieved = RetrievedPassage(doc_id="d.txt", title=title, date=None, chunk_id="c1", paragraph=1, text=passage,
-                                 score=0.03, rank=0, dense_score=0.7, bm25_score=2.5)
-    return Answer(text=text, score=0.8, citations=(citation,), alternatives=tuple(alternatives), question="q",
-                  passages=(retrieved,))
+    citation = Citation(
+        doc_id="d.txt",
+        title=title,
+        date="2014-08-01",
+        passage=passage,
+        start=start,
+        end=start + len(text),
+        chunk_id="c1",
+        paragraph=1,
+        doc_start=0,
+    )
+    retrieved = RetrievedPassage(
+        doc_id="d.txt",
+        title=title,
+        date=None,
+        chunk_id="c1",
+        paragraph=1,
+        text=passage,
+        score=0.03,
+        rank=0,
+        dense_score=0.7,
+        bm25_score=2.5,
+    )
+    return Answer(
+        text=text,
+        score=0.8,
+        citations=(citation,),
+        alternatives=tuple(alternatives),
+        question="q",
+        passages=(retrieved,),
+    )
 
 
 def test_answer_is_highlighted_in_its_passage():
@@ -25,9 +50,12 @@ def test_answer_is_highlighted_in_its_passage():
 
 
 def test_document_and_question_text_is_escaped():
-    hostile = _answer(text=XSS, passage=f"Before {XSS} after", title=f"<script>alert(2)</script>")
-    for html in (app.render_answer(hostile), app.render_passages(hostile),
-                 app.render_alternatives(_answer(alternatives=[hostile]))):
+    hostile = _answer(text=XSS, passage=f"Before {XSS} after", title="<script>alert(2)</script>")
+    for html in (
+        app.render_answer(hostile),
+        app.render_passages(hostile),
+        app.render_alternatives(_answer(alternatives=[hostile])),
+    ):
         assert "<img" not in html and "<script" not in html
         assert "&lt;img src=x onerror=alert(1)&gt;" in html or "&lt;script&gt;" in html
 

@@ -14,8 +14,16 @@ from tests.real_system import running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 XSS = "<img src=x onerror=alert(1)>"
 
 
@@ -73,7 +81,12 @@ def test_ask_button_and_not_found_state(server, browser):
 def test_xss_probe_is_inert_text(server, browser, tmp_path):
     page = browser.new_page()
     dialogs = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def record_and_dismiss(dialog):
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", record_and_dismiss)
     page.goto(server, wait_until="networkidle")
     _ask(page, XSS + " How many missiles?")
     page.wait_for_selector("#qa-answer-text, #qa-not-found, #qa-error", timeout=120_000)
@@ -102,12 +115,20 @@ def test_question_box_has_a_length_limit(server, browser):
     page.close()
 
 
-@pytest.mark.parametrize("path", [
-    "/gradio_api/file=../../pyproject.toml", "/gradio_api/file=pyproject.toml",
-    f"/gradio_api/file={PROJECT_ROOT}/pyproject.toml", "/gradio_api/file=/etc/passwd",
-    "/gradio_api/file=..%2F..%2F..%2Fetc%2Fpasswd", "/file=/etc/passwd", "/file=pyproject.toml",
-    "/static/../../pyproject.toml", "/assets/..%2F..%2Fpyproject.toml",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/gradio_api/file=../../pyproject.toml",
+        "/gradio_api/file=pyproject.toml",
+        f"/gradio_api/file={PROJECT_ROOT}/pyproject.toml",
+        "/gradio_api/file=/etc/passwd",
+        "/gradio_api/file=..%2F..%2F..%2Fetc%2Fpasswd",
+        "/file=/etc/passwd",
+        "/file=pyproject.toml",
+        "/static/../../pyproject.toml",
+        "/assets/..%2F..%2Fpyproject.toml",
+    ],
+)
 def test_file_routes_refuse_paths_outside_the_page(server, path):
     try:
         with urllib.request.urlopen(server + path, timeout=10) as response:

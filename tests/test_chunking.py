@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from embeddings.chunking import chunk_document, chunk_id_for
 from embeddings.documents import Document, clean_article, load_corpus
 from tests.conftest import ARTICLE_MISSILES, CORPUS_DIR
@@ -19,7 +21,7 @@ def test_offsets_reproduce_chunk_text_on_the_real_corpus():
         for position, chunk in enumerate(chunks):
             assert document.text[chunk.start : chunk.end] == chunk.text
             assert chunk.index == position and chunk.doc_id == document.doc_id
-        assert all(a.end <= b.start for a, b in zip(chunks, chunks[1:]))
+        assert all(a.end <= b.start for a, b in itertools.pairwise(chunks))
 
 
 def test_ids_are_content_hashes_stable_across_runs():

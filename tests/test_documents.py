@@ -65,7 +65,7 @@ def test_missing_date_is_none_not_a_guess():
 
 def test_paragraph_starts_point_at_paragraphs():
     document = clean_article(ARTICLE_MISSILES, doc_id="m")
-    for start, paragraph in zip(document.paragraph_starts, document.text.split("\n\n")):
+    for start, paragraph in zip(document.paragraph_starts, document.text.split("\n\n"), strict=True):
         assert document.text[start : start + len(paragraph)] == paragraph
 
 

@@ -18,8 +18,18 @@ FLOORS = {"F1": 0.70, "NoAns_accuracy": 0.70, "citation_accuracy": 0.90, "retrie
 
 def test_eval_over_the_gold_set_writes_a_complete_report(real_index, tmp_path, capsys):
     out = tmp_path / "report"
-    status = eval_main(["--gold", str(PROJECT_ROOT / "eval" / "gold.jsonl"), "--out", str(out),
-                        "--index", str(real_index), "--corpus", str(CORPUS_DIR)])
+    status = eval_main(
+        [
+            "--gold",
+            str(PROJECT_ROOT / "eval" / "gold.jsonl"),
+            "--out",
+            str(out),
+            "--index",
+            str(real_index),
+            "--corpus",
+            str(CORPUS_DIR),
+        ]
+    )
     assert status == 0
     report = json.loads((out / "report.json").read_text())
     summary = report["summary"]
@@ -37,11 +47,39 @@ def test_eval_over_the_gold_set_writes_a_complete_report(real_index, tmp_path, c
 def test_eval_accepts_a_users_own_gold_file(real_index, tmp_path):
     gold = tmp_path / "mine.jsonl"
     gold.write_text(
-        json.dumps({"id": "1", "question": "Who is the Turkish foreign minister?", "answers": ["Ahmet Davutoglu"],
-                    "doc": "004_73ccfa1a2cd41d97.txt", "kind": "person"}) + "\n" +
-        json.dumps({"id": "2", "question": "What is the capital of Australia?", "answers": []}) + "\n", encoding="utf-8")
-    assert eval_main(["--gold", str(gold), "--out", str(tmp_path / "r"), "--index", str(real_index),
-                      "--corpus", str(CORPUS_DIR), "--top-k", "3", "--mode", "bm25"]) == 0
+        json.dumps(
+            {
+                "id": "1",
+                "question": "Who is the Turkish foreign minister?",
+                "answers": ["Ahmet Davutoglu"],
+                "doc": "004_73ccfa1a2cd41d97.txt",
+                "kind": "person",
+            }
+        )
+        + "\n"
+        + json.dumps({"id": "2", "question": "What is the capital of Australia?", "answers": []})
+        + "\n",
+        encoding="utf-8",
+    )
+    assert (
+        eval_main(
+            [
+                "--gold",
+                str(gold),
+                "--out",
+                str(tmp_path / "r"),
+                "--index",
+                str(real_index),
+                "--corpus",
+                str(CORPUS_DIR),
+                "--top-k",
+                "3",
+                "--mode",
+                "bm25",
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert report["summary"]["questions"] == 2 and report["mode"] == "bm25" and report["top_k"] == 3
 

@@ -8,9 +8,20 @@ from eval.scoring import aggregate, blame, percentile
 
 
 def _record(**overrides):
-    record = {"answerable": True, "prediction": "5,000", "em": 1.0, "f1": 1.0, "doc": "a.txt",
-              "citation_doc": "a.txt", "gold_doc_rank": 1, "top_k": 5, "latency_ms": 100.0, "kind": "number",
-              "isolated_em": 1.0, "isolated_f1": 1.0}
+    record = {
+        "answerable": True,
+        "prediction": "5,000",
+        "em": 1.0,
+        "f1": 1.0,
+        "doc": "a.txt",
+        "citation_doc": "a.txt",
+        "gold_doc_rank": 1,
+        "top_k": 5,
+        "latency_ms": 100.0,
+        "kind": "number",
+        "isolated_em": 1.0,
+        "isolated_f1": 1.0,
+    }
     record.update(overrides)
     return record
 
@@ -29,8 +40,28 @@ def test_aggregate_hand_computed():
     records = [
         _record(),
         _record(prediction="450", em=0.0, f1=0.0, gold_doc_rank=2, citation_doc="b.txt", latency_ms=300.0),
-        _record(answerable=False, prediction=None, em=1.0, f1=1.0, doc=None, citation_doc=None, gold_doc_rank=None, kind="unanswerable", latency_ms=200.0),
-        _record(answerable=False, prediction="x", em=0.0, f1=0.0, doc=None, citation_doc="a.txt", gold_doc_rank=None, kind="unanswerable", latency_ms=400.0),
+        _record(
+            answerable=False,
+            prediction=None,
+            em=1.0,
+            f1=1.0,
+            doc=None,
+            citation_doc=None,
+            gold_doc_rank=None,
+            kind="unanswerable",
+            latency_ms=200.0,
+        ),
+        _record(
+            answerable=False,
+            prediction="x",
+            em=0.0,
+            f1=0.0,
+            doc=None,
+            citation_doc="a.txt",
+            gold_doc_rank=None,
+            kind="unanswerable",
+            latency_ms=400.0,
+        ),
     ]
     summary = aggregate(records)
     assert summary["F1"] == 0.5 and summary["HasAns_F1"] == 0.5 and summary["NoAns_accuracy"] == 0.5
@@ -43,6 +74,7 @@ def test_aggregate_hand_computed():
 
 
 def test_percentile():
-    assert percentile([], 50) is None
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 50)
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
     assert percentile([5.0], 95) == 5.0

@@ -53,7 +53,9 @@ def test_no_question_is_copied_from_its_document(gold, documents):
 
 def test_bad_gold_lines_are_reported_with_the_line(tmp_path):
     path = tmp_path / "g.jsonl"
-    path.write_text('{"id": "a", "question": "Q?", "answers": ["x"], "doc": "d.txt"}\n{"id": "a", "question": "Q2?", "answers": []}\n')
+    path.write_text(
+        '{"id": "a", "question": "Q?", "answers": ["x"], "doc": "d.txt"}\n{"id": "a", "question": "Q2?", "answers": []}\n'
+    )
     with pytest.raises(GoldFormatError, match="line 2: duplicate"):
         load_gold(path)
     path.write_text('{"question": "Q?", "answers": ["x"]}\n')

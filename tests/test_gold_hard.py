@@ -27,11 +27,11 @@ MIN_PER_DOCUMENT = 8
 KINDS = {"person", "number", "money", "date", "place", "organisation", "other"}
 
 STOPWORDS = frozenset(
-    """
-    the a an of in on at to for by with from and or is was were are be been
-    what which who whom whose when where why how did does do that this these those it its as into
-    than then many much has had have not after before their his her they he she we us
-    """.split()
+    (
+        "the a an of in on at to for by with from and or is was were are be been "
+        "what which who whom whose when where why how did does do that this these those it its as into "
+        "than then many much has had have not after before their his her they he she we us"
+    ).split()
 )
 
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -44,7 +44,7 @@ def content_words(text: str) -> list[str]:
 
 
 def trigrams(words: list[str]) -> set[tuple[str, str, str]]:
-    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
+    return {(words[i], words[i + 1], words[i + 2]) for i in range(len(words) - 2)}
 
 
 def copied_runs(question: str, sentence: str) -> set[tuple[str, str, str]]:

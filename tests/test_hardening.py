@@ -22,11 +22,39 @@ from embeddings.retrieval import CorpusRetriever
 from tests.conftest import ARTICLE_MISSILES, PROJECT_ROOT
 
 FRAGMENTS = [
-    "How many Hellfire missiles", "were sold to Iraq?", "Who", "When did ISIS capture Mosul", "Maliki",
-    "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "'; DROP TABLE chunks; --", "$(rm -rf /)",
-    "`cat /etc/passwd`", "../../etc/passwd", "%s%s%n", "{{7*7}}", "\x00", "\x1b[31m", "\u202e", "\ufeff",
-    "\ud800", "\udfff", "😀🔥🇮🇶", "مرحبا بالعالم", "中文问题是什么", "Привет", "ñandú", "\t\n\r", "   ",
-    "?" * 50, "null", "None", "NaN", "-1", "9" * 400, "ZALGO Ź̷̧͉̈a̸̧̓l̶̰̈́g̵̢̉o̶̦͝",
+    "How many Hellfire missiles",
+    "were sold to Iraq?",
+    "Who",
+    "When did ISIS capture Mosul",
+    "Maliki",
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "'; DROP TABLE chunks; --",
+    "$(rm -rf /)",
+    "`cat /etc/passwd`",
+    "../../etc/passwd",
+    "%s%s%n",
+    "{{7*7}}",
+    "\x00",
+    "\x1b[31m",
+    "\u202e",
+    "\ufeff",
+    "\ud800",
+    "\udfff",
+    "😀🔥🇮🇶",
+    "مرحبا بالعالم",
+    "中文问题是什么",
+    "Привет",
+    "ñandú",
+    "\t\n\r",
+    "   ",
+    "?" * 50,
+    "null",
+    "None",
+    "NaN",
+    "-1",
+    "9" * 400,
+    "ZALGO Ź̷̧͉̈a̸̧̓l̶̰̈́g̵̢̉o̶̦͝",
 ]
 
 
@@ -48,12 +76,13 @@ def fuzzed_questions(count: int, seed: int = 7) -> list:
 @pytest.mark.slow
 def test_thousand_fuzzed_questions_give_answers_or_typed_errors(real_answerer):
     outcomes = {"answer": 0, "abstain": 0, "typed_error": 0}
+    errors: dict[int, Exception] = {}
     for index, question in enumerate(fuzzed_questions(1000)):
         try:
             # Most run with one passage to keep the suite fast; every 25th with the default five.
             result = real_answerer.answer(question, top_k=None if index % 25 == 0 else 1)
         except qa.USER_ERRORS as error:
-            assert str(error)
+            errors[index] = error
             outcomes["typed_error"] += 1
             continue
         assert isinstance(result, qa.Answer) and 0.0 <= result.score <= 1.0
@@ -64,7 +93,20 @@ def test_thousand_fuzzed_questions_give_answers_or_typed_errors(real_answerer):
             assert citation.passage[citation.start : citation.end].strip() == result.text
             outcomes["answer"] += 1
     assert sum(outcomes.values()) == 1000
-    assert outcomes["typed_error"] > 0 and outcomes["answer"] + outcomes["abstain"] > 0
+    assert all(str(error) for error in errors.values())
+    # The fixed head of the list: "", " ", five newlines, 10,000 "x", 1,000 "a" (at the limit), 1,001 "a",
+    # three lone surrogates, "Iraq" 300 times.
+    assert [type(errors.get(i)) for i in range(8)] == [
+        qa.EmptyQuestionError,
+        qa.EmptyQuestionError,
+        qa.EmptyQuestionError,
+        qa.QuestionTooLongError,
+        type(None),
+        qa.QuestionTooLongError,
+        qa.EmptyQuestionError,
+        qa.QuestionTooLongError,
+    ]
+    assert outcomes["answer"] + outcomes["abstain"] > 0
     print("fuzz outcomes:", outcomes)
 
 
@@ -72,7 +114,9 @@ def test_hostile_corpus_folder(tmp_path, caplog):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "good.txt").write_text(ARTICLE_MISSILES, encoding="utf-8")
-    (corpus / "Ünïcode name with spaces ☃.md").write_text("Snow report\n\nHeavy snow fell on Erbil in January.", encoding="utf-8")
+    (corpus / "Ünïcode name with spaces ☃.md").write_text(
+        "Snow report\n\nHeavy snow fell on Erbil in January.", encoding="utf-8"
+    )
     (corpus / "latin1.txt").write_bytes("R\xe9sum\xe9\n\nCaf\xe9 cr\xe8me.".encode("latin-1"))
     (corpus / "empty.txt").write_bytes(b"")
     (corpus / "binary.txt").write_bytes(bytes(range(256)) * 40)
@@ -119,16 +163,22 @@ def test_kill_9_during_indexing_never_breaks_the_previous_index(tmp_path):
 
     def snapshot(folder=index_dir):
         index = load_index(folder, encoder_id=encoder.encoder_id, dimension=encoder.dimension)
-        return [r.chunk.chunk_id for r in CorpusRetriever(index, encoder).retrieve(question, 5, mode="hybrid")], len(index.chunks)
+        return [r.chunk.chunk_id for r in CorpusRetriever(index, encoder).retrieve(question, 5, mode="hybrid")], len(
+            index.chunks
+        )
 
     before = snapshot()
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
     started = time.monotonic()
-    process = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(corpus), str(tmp_path / "probe")], env=env, timeout=300)
+    process = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, str(corpus), str(tmp_path / "probe")], env=env, timeout=300
+    )
     full_run = time.monotonic() - started
     assert process.returncode == 0
     # A change to the corpus makes every build write a new index: kill it at 10 moments across its run.
-    (corpus / "new.txt").write_text("New article\n\nA new article about helicopters and fighter jets.", encoding="utf-8")
+    (corpus / "new.txt").write_text(
+        "New article\n\nA new article about helicopters and fighter jets.", encoding="utf-8"
+    )
     build_index(corpus, tmp_path / "reference", encoder=encoder)
     after = snapshot(tmp_path / "reference")
     pristine = tmp_path / "pristine"

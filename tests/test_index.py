@@ -20,8 +20,14 @@ def _load(index_dir, encoder, corpus=None):
 
 
 def test_folder_is_self_describing(small_index, fake_encoder):
-    corpus, index_dir = small_index
-    assert {p.name for p in index_dir.iterdir()} == {"index.faiss", "vectors.npy", "chunks.jsonl", "documents.jsonl", "manifest.json"}
+    _corpus, index_dir = small_index
+    assert {p.name for p in index_dir.iterdir()} == {
+        "index.faiss",
+        "vectors.npy",
+        "chunks.jsonl",
+        "documents.jsonl",
+        "manifest.json",
+    }
     manifest = json.loads((index_dir / "manifest.json").read_text())
     assert manifest["encoder_id"] == fake_encoder.encoder_id
     assert manifest["dimension"] == fake_encoder.dimension
@@ -39,7 +45,9 @@ def test_save_load_gives_the_same_results(small_index, fake_encoder, tmp_path):
         for question in ("How many missiles were delivered?", "Who travelled to Washington?"):
             a = CorpusRetriever(loaded, fake_encoder).retrieve(question, 3, mode=mode)
             b = CorpusRetriever(in_memory, fake_encoder).retrieve(question, 3, mode=mode)
-            assert [(r.chunk.chunk_id, round(r.score, 5)) for r in a] == [(r.chunk.chunk_id, round(r.score, 5)) for r in b]
+            assert [(r.chunk.chunk_id, round(r.score, 5)) for r in a] == [
+                (r.chunk.chunk_id, round(r.score, 5)) for r in b
+            ]
 
 
 def test_missing_index_is_a_typed_error_with_the_fix(tmp_path, fake_encoder):
@@ -62,7 +70,7 @@ def test_crash_during_save_leaves_previous_index_readable(small_index, fake_enco
 
 
 def test_interrupted_swap_is_recovered(small_index, fake_encoder):
-    corpus, index_dir = small_index
+    _corpus, index_dir = small_index
     backup = index_dir.with_name(".index.old")
     index_dir.rename(backup)  # as if killed between the two renames of a swap
     assert len(_load(index_dir, fake_encoder).chunks) > 0
@@ -71,13 +79,15 @@ def test_interrupted_swap_is_recovered(small_index, fake_encoder):
 
 def test_stale_corpus_is_reported_with_the_rebuild_command(small_index, fake_encoder):
     corpus, index_dir = small_index
-    (corpus / "talks.md").write_text(ARTICLE_NO_DATE + "\nA new closing paragraph about oil revenues and exports.\n", encoding="utf-8")
+    (corpus / "talks.md").write_text(
+        ARTICLE_NO_DATE + "\nA new closing paragraph about oil revenues and exports.\n", encoding="utf-8"
+    )
     with pytest.raises(StaleIndexError, match="qa index"):
         _load(index_dir, fake_encoder, corpus)
 
 
 def test_other_encoder_or_dimension_is_refused(small_index):
-    corpus, index_dir = small_index
+    _corpus, index_dir = small_index
     with pytest.raises(IndexMismatchError, match="encoder"):
         _load(index_dir, HashingEncoder(encoder_id="another/model"))
     with pytest.raises(IndexMismatchError, match="dimension"):
@@ -103,9 +113,11 @@ def test_adding_one_file_embeds_only_its_chunks(small_index, tmp_path):
     assert report.reused == report.manifest.chunk_count - 1
 
 
-@pytest.mark.parametrize("damage", ["truncate_faiss", "drop_chunk_row", "edit_chunk_text", "bad_manifest", "truncate_vectors"])
+@pytest.mark.parametrize(
+    "damage", ["truncate_faiss", "drop_chunk_row", "edit_chunk_text", "bad_manifest", "truncate_vectors"]
+)
 def test_corrupt_index_is_a_typed_error_never_a_wrong_answer(small_index, fake_encoder, damage):
-    corpus, index_dir = small_index
+    _corpus, index_dir = small_index
     if damage == "truncate_faiss":
         data = (index_dir / "index.faiss").read_bytes()
         (index_dir / "index.faiss").write_bytes(data[: len(data) // 2])
@@ -116,7 +128,7 @@ def test_corrupt_index_is_a_typed_error_never_a_wrong_answer(small_index, fake_e
         lines = (index_dir / "chunks.jsonl").read_text().splitlines()
         row = json.loads(lines[0])
         row["text"] = row["text"].replace("a", "o")
-        (index_dir / "chunks.jsonl").write_text("\n".join([json.dumps(row)] + lines[1:]) + "\n")
+        (index_dir / "chunks.jsonl").write_text("\n".join([json.dumps(row), *lines[1:]]) + "\n")
     elif damage == "bad_manifest":
         (index_dir / "manifest.json").write_text("{not json")
     elif damage == "truncate_vectors":

@@ -7,13 +7,16 @@ import pytest
 from qa.metrics import exact_match, f1_score, normalize_answer
 
 
-@pytest.mark.parametrize("raw, normalized", [
-    ("The Hellfire missiles!", "hellfire missiles"),
-    ("  an   Apple, a day ", "apple day"),
-    ("$700 million", "700 million"),
-    ("5,000", "5000"),
-    ("Theater", "theater"),  # "the" only as a whole word
-])
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("The Hellfire missiles!", "hellfire missiles"),
+        ("  an   Apple, a day ", "apple day"),
+        ("$700 million", "700 million"),
+        ("5,000", "5000"),
+        ("Theater", "theater"),  # "the" only as a whole word
+    ],
+)
 def test_normalize(raw, normalized):
     assert normalize_answer(raw) == normalized
 

@@ -20,8 +20,9 @@ MONTHS = "January February March April May June July August September October No
 
 def _answerer(small_index, fake_encoder, answers, **kwargs):
     corpus, index_dir = small_index
-    return QuestionAnswerer(index_dir=index_dir, corpus_dir=corpus, encoder=fake_encoder,
-                            reader=FakeReader(answers, **kwargs))
+    return QuestionAnswerer(
+        index_dir=index_dir, corpus_dir=corpus, encoder=fake_encoder, reader=FakeReader(answers, **kwargs)
+    )
 
 
 def test_answer_carries_a_checkable_citation(small_index, fake_encoder):
@@ -87,9 +88,9 @@ def test_other_answers_come_as_alternatives_with_their_citations(small_index, fa
 def test_reader_calibrated_under_title_lines_reads_each_passage_under_its_dateline(small_index, fake_encoder):
     answerer = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 6.0)]}, passage_header=True)
     result = answerer.answer(QUESTION, top_k=10)
-    (question, passages), headers = answerer.reader.calls[-1], answerer.reader.headers[-1]
+    (_, passages), headers = answerer.reader.calls[-1], answerer.reader.headers[-1]
     assert len(headers) == len(passages) > 1
-    for passage, header in zip(passages, headers):
+    for passage, header in zip(passages, headers, strict=True):
         document = next(d for d in answerer.index.documents.values() if passage in d.text)
         assert header.startswith(document.title)
         if document.date:
@@ -116,10 +117,17 @@ def test_question_dates_prefer_the_matching_article(small_index, fake_encoder):
     assert date_bonus({2014}, set(), None) == 0.0 == date_bonus(set(), set(), "2014-08-01")
 
 
-@pytest.mark.parametrize("question, error", [
-    ("", qa.EmptyQuestionError), ("   \n\t ", qa.EmptyQuestionError), ("?!", qa.EmptyQuestionError),
-    ("x" * 1001, qa.QuestionTooLongError), (None, qa.QAError), (42, qa.QAError),
-])
+@pytest.mark.parametrize(
+    ("question", "error"),
+    [
+        ("", qa.EmptyQuestionError),
+        ("   \n\t ", qa.EmptyQuestionError),
+        ("?!", qa.EmptyQuestionError),
+        ("x" * 1001, qa.QuestionTooLongError),
+        (None, qa.QAError),
+        (42, qa.QAError),
+    ],
+)
 def test_bad_questions_raise_typed_errors(small_index, fake_encoder, question, error):
     with pytest.raises(error) as raised:
         _answerer(small_index, fake_encoder, {}).answer(question)
@@ -129,16 +137,19 @@ def test_bad_questions_raise_typed_errors(small_index, fake_encoder, question, e
 def test_options_are_keyword_only_and_validated(small_index, fake_encoder):
     answerer = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 6.0)]})
     with pytest.raises(TypeError):
-        answerer.answer(QUESTION, 3)  # noqa
-    with pytest.raises(ValueError):
+        answerer.answer(QUESTION, 3)
+    with pytest.raises(qa.InvalidOptionError, match="top_k must be a positive whole number"):
         answerer.answer(QUESTION, top_k=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(qa.InvalidOptionError, match="use one of dense, bm25, hybrid"):
         answerer.answer(QUESTION, mode="fuzzy")
+    assert issubclass(qa.InvalidOptionError, qa.USER_ERRORS)  # so the page shows the message, not "went wrong"
     assert answerer.answer(QUESTION, top_k=1, mode="bm25").text == "5,000"
 
 
 def test_missing_index_message_gives_the_command(tmp_path, fake_encoder):
-    answerer = QuestionAnswerer(index_dir=tmp_path / "none", corpus_dir=tmp_path, encoder=fake_encoder, reader=FakeReader())
+    answerer = QuestionAnswerer(
+        index_dir=tmp_path / "none", corpus_dir=tmp_path, encoder=fake_encoder, reader=FakeReader()
+    )
     with pytest.raises(qa.IndexNotBuiltError, match="qa index"):
         answerer.answer(QUESTION)
 
@@ -155,7 +166,12 @@ def test_index_and_reader_load_once(small_index, fake_encoder, monkeypatch):
 
     loads = []
     real_load = pipeline.load_index
-    monkeypatch.setattr(pipeline, "load_index", lambda *a, **k: loads.append(1) or real_load(*a, **k))
+
+    def counting_load(*args, **kwargs):
+        loads.append(1)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "load_index", counting_load)
     answerer = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 6.0)]})
     for _ in range(3):
         answerer.answer(QUESTION)

@@ -26,8 +26,9 @@ def test_limits():
         clean_question(b"bytes")
 
 
-@pytest.mark.parametrize("answer", ["5,000", "$700 million", "about 450 missiles", "twice", "several hundred",
-                                    "(75)", "1990s", "none"])
+@pytest.mark.parametrize(
+    "answer", ["5,000", "$700 million", "about 450 missiles", "twice", "several hundred", "(75)", "1990s", "none"]
+)
 def test_how_many_questions_accept_quantities(answer):
     assert answer_fits_question("How many Hellfire missiles were sold to Iraq?", answer)
 

@@ -41,7 +41,7 @@ def test_unknown_backend_is_refused():
     assert set(BACKENDS) == {"fp32", "int8", "onnx-int8"}
 
 
-@pytest.mark.parametrize("backend, missing", [("onnx-int8", ONNX_INT8_FILE), ("fp32", "model.safetensors")])
+@pytest.mark.parametrize(("backend", "missing"), [("onnx-int8", ONNX_INT8_FILE), ("fp32", "model.safetensors")])
 def test_missing_weights_of_the_chosen_backend_are_a_typed_error(tmp_path, backend, missing):
     folder = _copy_without(tmp_path)  # config, tokenizer and calibration, no weights
     with pytest.raises(qa.ReaderModelMissingError, match=missing):
@@ -54,7 +54,8 @@ def test_calibration_records_how_passages_are_read(tmp_path):
     assert (old.threshold, old.passage_header, old.backend) == (1.5, False, "fp32")  # files from before both fields
     other = tmp_path / "other"
     other.mkdir()
-    (other / "calibration.json").write_text(json.dumps(
-        {"threshold": 2.0, "slope": 0.2, "intercept": -1.0, "passage_header": True, "backend": "onnx-int8"}))
+    (other / "calibration.json").write_text(
+        json.dumps({"threshold": 2.0, "slope": 0.2, "intercept": -1.0, "passage_header": True, "backend": "onnx-int8"})
+    )
     new = _read_calibration(other)
     assert (new.passage_header, new.backend) == (True, "onnx-int8")

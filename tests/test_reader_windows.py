@@ -18,10 +18,18 @@ HEADER = "Title line\n"
 PASSAGE = "Alpha beta gamma delta"
 
 
-def _window(tokens: list[tuple[str, int | None]], text: str, starts: dict[str, float], ends: dict[str, float],
-            *, null: float = 0.0) -> WindowLogits:
+def _window(
+    tokens: list[tuple[str, int | None]],
+    text: str,
+    starts: dict[str, float],
+    ends: dict[str, float],
+    *,
+    null: float = 0.0,
+) -> WindowLogits:
     """A window over ``text`` whose tokens are words: (word, sequence id); [CLS] first, logits by word."""
-    offsets, sequence_ids, start_logits, end_logits = [(0, 0)], [None], [null / 2], [null / 2]
+    offsets: list[tuple[int, int]] = [(0, 0)]
+    sequence_ids: list[int | None] = [None]
+    start_logits, end_logits = [null / 2], [null / 2]
     position = 0
     for word, sequence in tokens:
         if sequence == 1:
@@ -38,8 +46,12 @@ def _window(tokens: list[tuple[str, int | None]], text: str, starts: dict[str, f
 
 def test_no_span_starts_in_the_header_and_offsets_are_in_the_passage():
     text = HEADER + PASSAGE
-    window = _window([("what", 0), ("Title", 1), ("line", 1), ("Alpha", 1), ("beta", 1)], text,
-                     starts={"Title": 9.0, "beta": 2.0, "what": 9.0}, ends={"line": 9.0, "beta": 2.0, "what": 9.0})
+    window = _window(
+        [("what", 0), ("Title", 1), ("line", 1), ("Alpha", 1), ("beta", 1)],
+        text,
+        starts={"Title": 9.0, "beta": 2.0, "what": 9.0},
+        ends={"line": 9.0, "beta": 2.0, "what": 9.0},
+    )
     (candidates,) = decode_windows([window], [PASSAGE], [len(HEADER)], max_answer_tokens=5, n_best=5)
     assert candidates, "a span in the passage must survive"
     assert all(PASSAGE[c.start : c.end] == c.text for c in candidates)
@@ -48,10 +60,16 @@ def test_no_span_starts_in_the_header_and_offsets_are_in_the_passage():
 
 
 def test_overlapping_windows_keep_a_spans_best_score_and_the_lowest_null():
-    first = _window([("Alpha", 1), ("beta", 1), ("gamma", 1)], PASSAGE, starts={"beta": 1.0}, ends={"beta": 1.0},
-                    null=3.0)
-    second = _window([("beta", 1), ("gamma", 1), ("delta", 1)], PASSAGE, starts={"beta": 4.0, "delta": 0.5},
-                     ends={"beta": 4.0, "delta": 0.5}, null=-1.0)
+    first = _window(
+        [("Alpha", 1), ("beta", 1), ("gamma", 1)], PASSAGE, starts={"beta": 1.0}, ends={"beta": 1.0}, null=3.0
+    )
+    second = _window(
+        [("beta", 1), ("gamma", 1), ("delta", 1)],
+        PASSAGE,
+        starts={"beta": 4.0, "delta": 0.5},
+        ends={"beta": 4.0, "delta": 0.5},
+        null=-1.0,
+    )
     (candidates,) = decode_windows([first, second], [PASSAGE], [0], max_answer_tokens=1, n_best=2)
     assert [c.text for c in candidates] == ["beta", "delta"]
     assert candidates[0].score == pytest.approx(8.0)
@@ -79,7 +97,8 @@ def fake_reader(monkeypatch):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(READER_DIR, local_files_only=True)
-    model = _ModelPreferring(tokenizer.convert_tokens_to_ids("5"), tokenizer.convert_tokens_to_ids("000"), len(tokenizer))
+    vocabulary = tokenizer.get_vocab()
+    model = _ModelPreferring(vocabulary["5"], vocabulary["000"], len(tokenizer))
     monkeypatch.setattr(reader_module, "_load_model", lambda *args: (tokenizer, model))
     return ReaderModel(READER_DIR, backend="fp32", max_length=48, stride=16, max_question_tokens=12)
 
@@ -87,11 +106,13 @@ def fake_reader(monkeypatch):
 def test_read_many_maps_spans_back_to_each_items_passages(fake_reader):
     passages = ["Nothing to see here at all.", "The deal covers 5,000 missiles for Iraq."]
     long_passage = " ".join(["filler words keep going"] * 12) + " and then 5,000 more arrived."
-    results = fake_reader.read_many([
-        ("How many missiles?", passages, ["Sold 5,000 (2014)", ""]),
-        ("How many arrived?", [long_passage]),
-        ("   ", ["5,000 ignored"]),
-    ])
+    results = fake_reader.read_many(
+        [
+            ("How many missiles?", passages, ["Sold 5,000 (2014)", ""]),
+            ("How many arrived?", [long_passage]),
+            ("   ", ["5,000 ignored"]),
+        ]
+    )
     assert len(results) == 3 and results[2] == []
     best = results[0][0]
     assert (best.passage_index, best.text) == (1, "5,000")

@@ -29,16 +29,24 @@ def _document(answerer, doc_prefix: str):
     return next(d for d in answerer.index.documents.values() if d.doc_id.startswith(doc_prefix))
 
 
-@pytest.mark.parametrize("question, doc, contains, expected", [
-    # Known misses of the shipped reader (measured 2026-11-22, see MODEL_CARD.md): strict, so a better
-    # reader that gets them right turns these into failures until the marks are removed.
-    pytest.param("How many Hellfire missiles were sold to Iraq?", "003", "The $700 million deal", "5,000",
-                 marks=pytest.mark.xfail(strict=True, reason="reader answers '450' (MODEL_CARD.md, limits)")),
-    ("How much is the Hellfire missile deal worth?", "003", "The $700 million deal", "$700 million"),
-    ("How many US troops were on the ground in Iraq?", "003", "825 US troops", "825"),
-    ("Who is the Turkish foreign minister?", "004", "Ahmet Davutoglu", "Ahmet Davutoglu"),
-    ("How many Hellfire missiles arrived in Iraq last week?", "001", "A shipment of 75", "75"),
-])
+@pytest.mark.parametrize(
+    ("question", "doc", "contains", "expected"),
+    [
+        # Known misses of the shipped reader (measured 2026-11-22, see MODEL_CARD.md): strict, so a better
+        # reader that gets them right turns these into failures until the marks are removed.
+        pytest.param(
+            "How many Hellfire missiles were sold to Iraq?",
+            "003",
+            "The $700 million deal",
+            "5,000",
+            marks=pytest.mark.xfail(strict=True, reason="reader answers '450' (MODEL_CARD.md, limits)"),
+        ),
+        ("How much is the Hellfire missile deal worth?", "003", "The $700 million deal", "$700 million"),
+        ("How many US troops were on the ground in Iraq?", "003", "825 US troops", "825"),
+        ("Who is the Turkish foreign minister?", "004", "Ahmet Davutoglu", "Ahmet Davutoglu"),
+        ("How many Hellfire missiles arrived in Iraq last week?", "001", "A shipment of 75", "75"),
+    ],
+)
 def test_reader_answers_real_questions_over_corpus_passages(real_answerer, question, doc, contains, expected):
     passage = _paragraph_pair(real_answerer, doc, contains)
     header = real_answerer.reading_header(_document(real_answerer, doc).doc_id)
@@ -57,8 +65,9 @@ def test_reader_offsets_are_exact_for_every_candidate(real_answerer):
 def test_reader_never_answers_from_a_header(real_answerer):
     header = "Ahmet Davutoglu, Turkish foreign minister, warns Iraq (1 August 2014)"
     passage = "The minister warned of the harshest retaliation on Tuesday, speaking in the capital."
-    candidates = real_answerer.reader.read("Who is the Turkish foreign minister?", [passage, passage],
-                                           headers=[header, ""], n_best=5)
+    candidates = real_answerer.reader.read(
+        "Who is the Turkish foreign minister?", [passage, passage], headers=[header, ""], n_best=5
+    )
     assert {c.passage_index for c in candidates} == {0, 1}
     for candidate in candidates:
         assert passage[candidate.start : candidate.end] == candidate.text
@@ -70,8 +79,11 @@ def test_reader_never_answers_from_a_header(real_answerer):
 def test_reader_scores_compare_across_passages(real_answerer):
     passage = _paragraph_pair(real_answerer, "003", "825 US troops")
     alone = real_answerer.reader.read("How many US troops were on the ground in Iraq?", [passage], n_best=1)[0]
-    mixed = real_answerer.reader.read("How many US troops were on the ground in Iraq?",
-                                      ["The weather in Paris was mild in spring.", passage], n_best=1)
+    mixed = real_answerer.reader.read(
+        "How many US troops were on the ground in Iraq?",
+        ["The weather in Paris was mild in spring.", passage],
+        n_best=1,
+    )
     best = mixed[0]
     assert best.passage_index == 1 and best.score == pytest.approx(alone.score, abs=1e-3)
 
@@ -83,8 +95,11 @@ def test_long_passage_uses_every_window(real_answerer):
     assert "937" in best.text and passage[best.start : best.end] == best.text
 
 
-@pytest.mark.xfail(strict=True, reason="known miss of the shipped reader: '450' (missiles delivered 'in July') "
-                   "outranks '825' (troops, 'last week' under an August 2014 dateline); see MODEL_CARD.md")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known miss of the shipped reader: '450' (missiles delivered 'in July') "
+    "outranks '825' (troops, 'last week' under an August 2014 dateline); see MODEL_CARD.md",
+)
 def test_dated_question_is_answered_from_the_dateline_not_a_month_in_the_text(real_answerer):
     result = real_answerer.answer("How many US troops were on the ground in Iraq in July 2014?")
     assert result.text and "825" in result.text
@@ -111,8 +126,17 @@ def test_missing_reader_is_a_typed_error(tmp_path):
 
 def test_cli_ask_json_and_text(real_index):
     env = dict(os.environ, HF_HUB_OFFLINE="1", QA_INDEX=str(real_index), QA_CORPUS=str(CORPUS_DIR))
-    run = lambda *args: subprocess.run([sys.executable, "-m", "cli", *args], cwd=PROJECT_ROOT, env=env,  # noqa: E731
-                                       capture_output=True, text=True, timeout=300)
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "cli", *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
     done = run("ask", "How many US troops were on the ground in Iraq?", "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
@@ -127,8 +151,14 @@ def test_cli_ask_json_and_text(real_index):
 
 def test_cli_reports_missing_index_with_the_fix(tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", QA_INDEX=str(tmp_path / "none"), QA_CORPUS=str(CORPUS_DIR))
-    done = subprocess.run([sys.executable, "-m", "cli", "ask", "How many missiles?"], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "ask", "How many missiles?"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 2 and "qa index" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -138,8 +168,14 @@ def test_app_answers_offline_without_network(real_index):
     probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
     if probe.returncode != 0:
         pytest.skip("unshare -n is not permitted here; the socket-blocking fixture still covers the suite")
-    done = subprocess.run(["unshare", "-n", sys.executable, "-m", "cli", "ask", "Who is the Turkish foreign minister?", "--json"],
-                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ["unshare", "-n", sys.executable, "-m", "cli", "ask", "Who is the Turkish foreign minister?", "--json"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Davutoglu" in json.loads(done.stdout)["text"]
 

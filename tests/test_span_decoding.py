@@ -62,9 +62,9 @@ def test_null_score_is_cls_sum_and_can_win():
 
 
 def test_bad_shapes_raise():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="1-D arrays of one length"):
         best_token_spans(np.zeros(3), np.zeros(4), np.ones(3, dtype=bool), max_answer_tokens=5, n_best=1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be positive"):
         best_token_spans(np.zeros(3), np.zeros(3), np.ones(3, dtype=bool), max_answer_tokens=0, n_best=1)
 
 

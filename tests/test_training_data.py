@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from embeddings.encoder import packaged_minilm_dir
 from training.squad_data import (
     drop_answer_sentences,
     example_titles,
@@ -13,7 +14,6 @@ from training.squad_data import (
     tokenize_for_training,
     with_title_headers,
 )
-from embeddings.encoder import packaged_minilm_dir
 
 CONTEXT = (
     "Nikola Tesla moved to Paris in 1882 to work for the Continental Edison Company. "
@@ -24,17 +24,27 @@ CONTEXT = (
 def article(context: str, question: str, answer: str) -> dict:
     return {
         "title": "Tesla",
-        "paragraphs": [{
-            "context": context,
-            "qas": [{"id": "q1", "question": question, "answers": [{"text": answer, "answer_start": context.index(answer)}]}],
-        }],
+        "paragraphs": [
+            {
+                "context": context,
+                "qas": [
+                    {
+                        "id": "q1",
+                        "question": question,
+                        "answers": [{"text": answer, "answer_start": context.index(answer)}],
+                    }
+                ],
+            }
+        ],
     }
 
 
 def test_swap_replaces_a_shared_name_with_one_the_context_never_mentions():
     names = ["Berlin", "Vienna", "Paris", "Edison"]
     for seed in range(20):
-        swapped = swap_question_entity("In what year did Tesla move to Paris?", CONTEXT, ("1882",), names, random.Random(seed))
+        swapped = swap_question_entity(
+            "In what year did Tesla move to Paris?", CONTEXT, ("1882",), names, random.Random(seed)
+        )
         assert swapped is not None and swapped != "In what year did Tesla move to Paris?"
         new_words = set(swapped.rstrip("?").split()) - {"In", "what", "year", "did", "move", "to", "Tesla", "Paris"}
         assert len(new_words) == 1
@@ -51,14 +61,17 @@ def test_swap_changes_a_year_to_one_absent_from_the_context():
 
 
 def test_swap_never_touches_the_answer_or_the_first_word():
-    assert swap_question_entity("Paris is where Tesla moved?", CONTEXT, ("Tesla",), ["Berlin"], random.Random(0)) is None
+    assert (
+        swap_question_entity("Paris is where Tesla moved?", CONTEXT, ("Tesla",), ["Berlin"], random.Random(0)) is None
+    )
     assert swap_question_entity("What did he do next?", CONTEXT, ("sailed",), ["Berlin"], random.Random(0)) is None
 
 
 def test_examples_include_entity_swapped_negatives_with_a_null_target():
     articles = [article(CONTEXT, "In what year did Tesla move to Paris?", "1882")]
-    examples = examples_from_articles(articles, negative_ratio=0.0, rng=random.Random(1), swap_ratio=1.0,
-                                      names=["Berlin", "Vienna"])
+    examples = examples_from_articles(
+        articles, negative_ratio=0.0, rng=random.Random(1), swap_ratio=1.0, names=["Berlin", "Vienna"]
+    )
     kinds = [e.kind for e in examples]
     assert kinds == ["pos", "neg_swap"]
     negative = examples[1]
@@ -87,34 +100,70 @@ def test_dropping_the_answer_sentence_removes_every_answer_mention():
 def test_calibration_headers_name_each_examples_own_article():
     second = "Thomas Edison opened his Menlo Park laboratory in 1876 in New Jersey. It had many workers."
     articles = [
-        {"title": "Nikola_Tesla", "paragraphs": [
-            {"context": CONTEXT, "qas": [{"id": "Nikola_Tesla_0_0", "question": "In what year did Tesla move to Paris?",
-                                          "answers": [{"text": "1882", "answer_start": CONTEXT.index("1882")}]}]},
-            {"context": second, "qas": [{"id": "Nikola_Tesla_1_0", "question": "When did Edison open Menlo Park?",
-                                         "answers": [{"text": "1876", "answer_start": second.index("1876")}]}]},
-        ]},
-        {"title": "Other", "paragraphs": [
-            {"context": second, "qas": [{"id": "x_neg", "question": "Where was Menlo Park?",
-                                         "answers": [{"text": "New Jersey", "answer_start": second.index("New Jersey")}]}]},
-        ]},
+        {
+            "title": "Nikola_Tesla",
+            "paragraphs": [
+                {
+                    "context": CONTEXT,
+                    "qas": [
+                        {
+                            "id": "Nikola_Tesla_0_0",
+                            "question": "In what year did Tesla move to Paris?",
+                            "answers": [{"text": "1882", "answer_start": CONTEXT.index("1882")}],
+                        }
+                    ],
+                },
+                {
+                    "context": second,
+                    "qas": [
+                        {
+                            "id": "Nikola_Tesla_1_0",
+                            "question": "When did Edison open Menlo Park?",
+                            "answers": [{"text": "1876", "answer_start": second.index("1876")}],
+                        }
+                    ],
+                },
+            ],
+        },
+        {
+            "title": "Other",
+            "paragraphs": [
+                {
+                    "context": second,
+                    "qas": [
+                        {
+                            "id": "x_neg",
+                            "question": "Where was Menlo Park?",
+                            "answers": [{"text": "New Jersey", "answer_start": second.index("New Jersey")}],
+                        }
+                    ],
+                },
+            ],
+        },
     ]
-    examples = examples_from_articles(articles, negative_ratio=1.0, rng=random.Random(0), swap_ratio=1.0,
-                                      names=["Berlin", "Vienna"])
+    examples = examples_from_articles(
+        articles, negative_ratio=1.0, rng=random.Random(0), swap_ratio=1.0, names=["Berlin", "Vienna"]
+    )
     assert {e.kind for e in examples} >= {"pos", "neg_other", "neg_swap"}
     titles = example_titles(examples, articles)
-    for example, title in zip(examples, titles):
+    for example, title in zip(examples, titles, strict=True):
         assert title == ("Nikola Tesla" if example.qid.startswith("Nikola_Tesla") else "Other")
 
 
 def test_title_headers_prefix_the_context_and_keep_the_answer_target():
     articles = [article(CONTEXT, "In what year did Tesla move to Paris?", "1882")]
     examples = examples_from_articles(articles, negative_ratio=1.0, rng=random.Random(0))
-    assert [e.kind for e in examples][0] == "pos" and len(examples) == 2
+    assert next(e.kind for e in examples) == "pos" and len(examples) == 2
     assert with_title_headers(examples, articles, ratio=0.0, rng=random.Random(0)) == examples
     headed = with_title_headers(examples, articles, ratio=1.0, rng=random.Random(0))
-    for before, after in zip(examples, headed):
+    for before, after in zip(examples, headed, strict=True):
         assert after.context == "Tesla\n" + before.context
-        assert (after.qid, after.question, after.answers, after.kind) == (before.qid, before.question, before.answers, before.kind)
+        assert (after.qid, after.question, after.answers, after.kind) == (
+            before.qid,
+            before.question,
+            before.answers,
+            before.kind,
+        )
     positive, negative = headed
     assert positive.context[positive.answer_start : positive.answer_start + 4] == "1882"
     assert negative.answer_start == -1
@@ -123,6 +172,8 @@ def test_title_headers_prefix_the_context_and_keep_the_answer_target():
 
     tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_dir())
     windows = tokenize_for_training(headed, tokenizer, max_length=64, stride=16)
-    targets = [tokenizer.decode(ids[s : e + 1]) for ids, s, e in
-               zip(windows.input_ids, windows.start_positions, windows.end_positions)]
+    targets = [
+        tokenizer.decode(ids[s : e + 1])
+        for ids, s, e in zip(windows.input_ids, windows.start_positions, windows.end_positions, strict=True)
+    ]
     assert "1882" in targets and all(t in ("1882", "[CLS]") for t in targets)

@@ -14,8 +14,10 @@ from embeddings.chunking import sentence_spans
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
-    "the a an of in on at to for by with from and or is was were are be been what which who whom whose "
-    "when where why how did does do that this these those it its as into than then".split()
+    (
+        "the a an of in on at to for by with from and or is was were are be been what which who whom whose "
+        "when where why how did does do that this these those it its as into than then"
+    ).split()
 )
 
 
@@ -69,7 +71,7 @@ def name_pool(articles: list[dict], *, limit: int = 50_000) -> list[str]:
         for paragraph in article["paragraphs"]:
             for match in _NAME.finditer(paragraph["context"]):
                 before = paragraph["context"][: match.start()].rstrip()
-                if before and before[-1] not in ".!?\"" and len(match.group().split()) <= 3:
+                if before and before[-1] not in '.!?"' and len(match.group().split()) <= 3:
                     names[match.group()] = None
             if len(names) >= limit:
                 return list(names)
@@ -120,7 +122,11 @@ def swap_question_entity(
 
 
 def examples_from_articles(
-    articles: list[dict], *, negative_ratio: float, rng: random.Random, swap_ratio: float = 0.0,
+    articles: list[dict],
+    *,
+    negative_ratio: float,
+    rng: random.Random,
+    swap_ratio: float = 0.0,
     names: list[str] | None = None,
 ) -> list[QAExample]:
     """Return one positive example per question plus synthetic unanswerable ones.
@@ -171,7 +177,9 @@ def examples_from_articles(
                     if negative:
                         break
                 if negative:
-                    examples.append(QAExample(qa["id"] + "_" + negative[0], qa["question"], negative[1], (), -1, negative[0]))
+                    examples.append(
+                        QAExample(qa["id"] + "_" + negative[0], qa["question"], negative[1], (), -1, negative[0])
+                    )
     return examples
 
 
@@ -195,14 +203,15 @@ def with_title_headers(
         return examples
     titles = example_titles(examples, articles)
     result = []
-    for example, title in zip(examples, titles):
+    for example, title in zip(examples, titles, strict=True):
         if rng.random() >= ratio:
             result.append(example)
             continue
         header = f"{title}\n"
         start = example.answer_start + len(header) if example.answer_start >= 0 else -1
-        result.append(QAExample(example.qid, example.question, header + example.context, example.answers,
-                                start, example.kind))
+        result.append(
+            QAExample(example.qid, example.question, header + example.context, example.answers, start, example.kind)
+        )
     return result
 
 

@@ -18,6 +18,7 @@ import random
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,7 +49,7 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, seed: int) -> l
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(lengths))
     mega = batch_size * 50
-    batches = []
+    batches: list[np.ndarray] = []
     for offset in range(0, len(order), mega):
         group = order[offset : offset + mega]
         group = group[np.argsort(-lengths[group], kind="stable")]
@@ -96,12 +97,19 @@ def evaluate_heldout(model, tokenizer, examples: list[QAExample], *, max_length:
     for offset in range(0, len(examples), 64):
         chunk = examples[offset : offset + 64]
         encoded = tokenizer(
-            [e.question.lstrip() for e in chunk], [e.context for e in chunk], truncation="only_second",
-            max_length=max_length, stride=stride, return_overflowing_tokens=True,
-            return_offsets_mapping=True, padding=True, return_tensors="pt",
+            [e.question.lstrip() for e in chunk],
+            [e.context for e in chunk],
+            truncation="only_second",
+            max_length=max_length,
+            stride=stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=True,
+            return_tensors="pt",
         )
         outputs = model(
-            input_ids=encoded["input_ids"], token_type_ids=encoded["token_type_ids"],
+            input_ids=encoded["input_ids"],
+            token_type_ids=encoded["token_type_ids"],
             attention_mask=encoded["attention_mask"],
         )
         starts, ends = outputs.start_logits.float().numpy(), outputs.end_logits.float().numpy()
@@ -182,11 +190,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--warmup", type=float, default=0.06, help="warm-up fraction of the schedule")
     parser.add_argument("--weight-decay", type=float, default=0.01)
-    parser.add_argument("--negative-ratio", type=float, default=0.33, help="share of questions that also get an unanswerable copy")
-    parser.add_argument("--swap-ratio", type=float, default=0.0,
-                        help="share of questions that also get an entity-swapped unanswerable twin")
-    parser.add_argument("--header-ratio", type=float, default=0.0,
-                        help="share of examples read with their article title on a line before the context")
+    parser.add_argument(
+        "--negative-ratio", type=float, default=0.33, help="share of questions that also get an unanswerable copy"
+    )
+    parser.add_argument(
+        "--swap-ratio",
+        type=float,
+        default=0.0,
+        help="share of questions that also get an entity-swapped unanswerable twin",
+    )
+    parser.add_argument(
+        "--header-ratio",
+        type=float,
+        default=0.0,
+        help="share of examples read with their article title on a line before the context",
+    )
     parser.add_argument("--max-length", type=int, default=384)
     parser.add_argument("--stride", type=int, default=128)
     parser.add_argument("--heldout-articles", type=int, default=10)
@@ -224,16 +242,30 @@ def main(argv: list[str] | None = None) -> None:
     for extra in args.extra_train:
         train_articles += load_articles(extra)
     names = name_pool(train_articles)
-    examples = examples_from_articles(train_articles, negative_ratio=args.negative_ratio, rng=random.Random(args.seed),
-                                      swap_ratio=args.swap_ratio, names=names)
-    examples = with_title_headers(examples, train_articles, ratio=args.header_ratio,
-                                  rng=random.Random(args.seed + 2))
-    heldout = examples_from_articles(heldout_articles, negative_ratio=0.5, rng=random.Random(args.seed + 1),
-                                     swap_ratio=0.5 if args.swap_ratio else 0.0, names=names)
+    examples = examples_from_articles(
+        train_articles,
+        negative_ratio=args.negative_ratio,
+        rng=random.Random(args.seed),
+        swap_ratio=args.swap_ratio,
+        names=names,
+    )
+    examples = with_title_headers(examples, train_articles, ratio=args.header_ratio, rng=random.Random(args.seed + 2))
+    heldout = examples_from_articles(
+        heldout_articles,
+        negative_ratio=0.5,
+        rng=random.Random(args.seed + 1),
+        swap_ratio=0.5 if args.swap_ratio else 0.0,
+        names=names,
+    )
     random.Random(args.seed).shuffle(heldout)
     heldout = heldout[: args.eval_examples]
-    LOG.info("examples: %d train (%d unanswerable), %d held-out; held-out articles: %s", len(examples),
-             sum(e.answer_start < 0 for e in examples), len(heldout), [a["title"] for a in heldout_articles])
+    LOG.info(
+        "examples: %d train (%d unanswerable), %d held-out; held-out articles: %s",
+        len(examples),
+        sum(e.answer_start < 0 for e in examples),
+        len(heldout),
+        [a["title"] for a in heldout_articles],
+    )
     windows = tokenize_for_training(examples, tokenizer, max_length=args.max_length, stride=args.stride)
     lengths = np.array([len(ids) for ids in windows.input_ids])
     steps_per_epoch = (len(windows) + args.batch_size - 1) // args.batch_size
@@ -247,12 +279,22 @@ def main(argv: list[str] | None = None) -> None:
     )
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
-        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": args.weight_decay},
+        {
+            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+            "weight_decay": args.weight_decay,
+        },
         {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
     ]
     optimizer = torch.optim.AdamW(groups, lr=args.lr)
-    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "elapsed": 0.0, "curve": [], "args": vars(args),
-             "heldout_titles": [a["title"] for a in heldout_articles]}
+    state: dict[str, Any] = {
+        "step": 0,
+        "epoch": 0,
+        "batch_in_epoch": 0,
+        "elapsed": 0.0,
+        "curve": [],
+        "args": vars(args),
+        "heldout_titles": [a["title"] for a in heldout_articles],
+    }
     if resume_state:
         load_optimizer_state(output, optimizer, resume_state)
         state.update({k: resume_state[k] for k in ("step", "epoch", "batch_in_epoch", "elapsed", "curve")})
@@ -287,9 +329,16 @@ def main(argv: list[str] | None = None) -> None:
             running_count += 1
             window_count += len(batch["input_ids"])
             if state["step"] % 50 == 0:
-                LOG.info("step %d epoch %d lr %.2e loss %.3f | %.1f windows/s | %.1f/%.0f min",
-                         state["step"], state["epoch"], lr, running_loss / running_count,
-                         window_count / (time.monotonic() - session_start), state["elapsed"] / 60, budget / 60)
+                LOG.info(
+                    "step %d epoch %d lr %.2e loss %.3f | %.1f windows/s | %.1f/%.0f min",
+                    state["step"],
+                    state["epoch"],
+                    lr,
+                    running_loss / running_count,
+                    window_count / (time.monotonic() - session_start),
+                    state["elapsed"] / 60,
+                    budget / 60,
+                )
                 running_loss, running_count = 0.0, 0
             now = time.monotonic()
             if now - last_eval >= args.eval_every_minutes * 60:
