@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import random
+from types import SimpleNamespace
+
+import torch
+from transformers import AutoTokenizer
 
 from embeddings.encoder import packaged_minilm_dir
 from training.squad_data import (
+    QAExample,
     drop_answer_sentences,
     example_titles,
     examples_from_articles,
@@ -14,6 +19,7 @@ from training.squad_data import (
     tokenize_for_training,
     with_title_headers,
 )
+from training.train_reader import evaluate_heldout
 
 CONTEXT = (
     "Nikola Tesla moved to Paris in 1882 to work for the Continental Edison Company. "
@@ -177,3 +183,38 @@ def test_title_headers_prefix_the_context_and_keep_the_answer_target():
         for ids, s, e in zip(windows.input_ids, windows.start_positions, windows.end_positions, strict=True)
     ]
     assert "1882" in targets and all(t in ("1882", "[CLS]") for t in targets)
+
+
+class _PrefersYears(torch.nn.Module):
+    """A stand-in QA model: start and end logits high on tokens "1882" (or on [CLS] when told to abstain)."""
+
+    def __init__(self, year_id: int, *, abstain: bool = False) -> None:
+        super().__init__()
+        self.year_id, self.abstain = year_id, abstain
+
+    def forward(self, *, input_ids, token_type_ids, attention_mask):
+        logits = torch.where(input_ids == self.year_id, 5.0, 0.0)
+        if self.abstain:
+            logits[:, 0] = 20.0
+        return SimpleNamespace(start_logits=logits, end_logits=logits.clone())
+
+
+def test_heldout_evaluation_decodes_with_the_readers_decoder():
+    tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_dir())
+    answerable = QAExample(
+        "q1", "In what year did Tesla move to Paris?", CONTEXT, ("1882",), CONTEXT.index("1882"), "pos"
+    )
+    unanswerable = QAExample("q1_neg", "In what year did Tesla move to Rome?", CONTEXT, (), -1, "neg_swap")
+    model = _PrefersYears(tokenizer.get_vocab()["1882"])
+    scores = evaluate_heldout(model, tokenizer, [answerable, unanswerable], max_length=64, stride=16)
+    assert (scores["has_ans_em"], scores["n_pos"], scores["n_neg"]) == (100.0, 1, 1)
+    assert scores["no_ans_acc@0"] == 0.0  # the span beats [CLS]: the model answers the unanswerable one
+    abstaining = evaluate_heldout(
+        _PrefersYears(tokenizer.get_vocab()["1882"], abstain=True),
+        tokenizer,
+        [answerable, unanswerable],
+        max_length=64,
+        stride=16,
+    )
+    assert (abstaining["no_ans_acc@0"], abstaining["has_ans_em"]) == (100.0, 100.0)  # best span still scored
+    assert model.training  # evaluation puts the model back in training mode

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -228,6 +230,23 @@ class Windows:
         return len(self.input_ids)
 
 
+def encode_examples(
+    tokenizer: Any, examples: Sequence[QAExample], *, max_length: int, stride: int, **options: Any
+) -> Any:
+    """Tokenise question/context pairs into overlapping stride windows with character offsets, as the
+    shipped reader does; ``options`` go to the tokenizer (e.g. ``padding=True, return_tensors="pt"``)."""
+    return tokenizer(
+        [e.question.lstrip() for e in examples],
+        [e.context for e in examples],
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        **options,
+    )
+
+
 def tokenize_for_training(
     examples: list[QAExample], tokenizer, *, max_length: int, stride: int, batch_size: int = 2000
 ) -> Windows:
@@ -235,16 +254,7 @@ def tokenize_for_training(
     input_ids, token_types, starts, ends = [], [], [], []
     for offset in range(0, len(examples), batch_size):
         chunk = examples[offset : offset + batch_size]
-        encoded = tokenizer(
-            [e.question.lstrip() for e in chunk],
-            [e.context for e in chunk],
-            truncation="only_second",
-            max_length=max_length,
-            stride=stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-            padding=False,
-        )
+        encoded = encode_examples(tokenizer, chunk, max_length=max_length, stride=stride)
         for feature, example_index in enumerate(encoded["overflow_to_sample_mapping"]):
             example = chunk[example_index]
             offsets = encoded["offset_mapping"][feature]

@@ -26,10 +26,11 @@ from safetensors.torch import load_file, save_file
 
 from embeddings.encoder import packaged_minilm_dir
 from qa.metrics import exact_match, f1_score
-from qa.span_decoding import best_token_spans, null_score
+from qa.span_decoding import SpanCandidate, WindowLogits, decode_windows
 from training.squad_data import (
     QAExample,
     Windows,
+    encode_examples,
     examples_from_articles,
     load_articles,
     name_pool,
@@ -87,52 +88,50 @@ def learning_rate(progress: float, *, peak: float, warmup: float) -> float:
 
 
 @torch.inference_mode()
-def evaluate_heldout(model, tokenizer, examples: list[QAExample], *, max_length: int, stride: int) -> dict:
-    """Score the model on held-out examples: answerable F1/EM (best non-null span) and no-answer accuracy
-    at threshold 0 (null score vs best span score), each window's logits decoded with the shared decoder."""
+def evaluate_heldout(
+    model, tokenizer, examples: list[QAExample], *, max_length: int, stride: int, max_answer_tokens: int = 30
+) -> dict:
+    """Score the model on held-out examples: answerable F1/EM (best span) and no-answer accuracy at
+    threshold 0 (no-answer score vs best span score), windows decoded by the reader's own decoder."""
     was_training = model.training
     model.eval()
-    best_span: dict[int, tuple[float, str]] = {}
-    min_null: dict[int, float] = {}
+    best: list[SpanCandidate | None] = []
     for offset in range(0, len(examples), 64):
         chunk = examples[offset : offset + 64]
-        encoded = tokenizer(
-            [e.question.lstrip() for e in chunk],
-            [e.context for e in chunk],
-            truncation="only_second",
-            max_length=max_length,
-            stride=stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-            padding=True,
-            return_tensors="pt",
+        encoded = encode_examples(
+            tokenizer, chunk, max_length=max_length, stride=stride, padding=True, return_tensors="pt"
         )
-        outputs = model(
-            input_ids=encoded["input_ids"],
-            token_type_ids=encoded["token_type_ids"],
-            attention_mask=encoded["attention_mask"],
-        )
+        with torch.inference_mode():
+            outputs = model(
+                input_ids=encoded["input_ids"],
+                token_type_ids=encoded["token_type_ids"],
+                attention_mask=encoded["attention_mask"],
+            )
         starts, ends = outputs.start_logits.float().numpy(), outputs.end_logits.float().numpy()
-        for feature, local_index in enumerate(encoded["overflow_to_sample_mapping"].tolist()):
-            index = offset + local_index
-            mask = np.array([s == 1 for s in encoded.sequence_ids(feature)])
-            offsets = encoded["offset_mapping"][feature].tolist()
-            min_null[index] = min(min_null.get(index, np.inf), null_score(starts[feature], ends[feature]))
-            spans = best_token_spans(starts[feature], ends[feature], mask, max_answer_tokens=30, n_best=1)
-            if spans and spans[0].score > best_span.get(index, (-np.inf, ""))[0]:
-                text = examples[index].context[offsets[spans[0].start_token][0] : offsets[spans[0].end_token][1]]
-                best_span[index] = (spans[0].score, text)
+        windows = [
+            WindowLogits(
+                example,
+                encoded["offset_mapping"][feature].tolist(),
+                encoded.sequence_ids(feature),
+                starts[feature],
+                ends[feature],
+            )
+            for feature, example in enumerate(encoded["overflow_to_sample_mapping"].tolist())
+        ]
+        decoded = decode_windows(
+            windows, [e.context for e in chunk], [0] * len(chunk), max_answer_tokens=max_answer_tokens, n_best=1
+        )
+        best += [candidates[0] if candidates else None for candidates in decoded]
     em, f1, positives, negatives_right, negatives = 0.0, 0.0, 0, 0, 0
-    for index, example in enumerate(examples):
-        score, text = best_span.get(index, (-np.inf, ""))
-        abstains = min_null[index] > score
+    for example, candidate in zip(examples, best, strict=True):
         if example.answers:
             positives += 1
+            text = candidate.text if candidate else ""
             em += exact_match(text, list(example.answers))
             f1 += f1_score(text, list(example.answers))
         else:
             negatives += 1
-            negatives_right += abstains
+            negatives_right += candidate is None or candidate.margin < 0
     model.train(was_training)
     return {
         "has_ans_em": round(100 * em / max(positives, 1), 2),
