@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import qa
 from embeddings.chunking import Chunk
 from embeddings.retrieval import MODES
 from eval.gold import GoldFormatError, load_gold
@@ -23,6 +24,7 @@ from eval.scoring import aggregate, blame
 from qa.defaults import DEFAULT_MODE, DEFAULT_TOP_K, PROJECT_ROOT
 from qa.metrics import exact_match, f1_score
 from qa.pipeline import QuestionAnswerer
+from qa.reader import ReaderModel
 
 # The gold files scored by default, those of them that exist.
 DEFAULT_GOLD = (PROJECT_ROOT / "eval" / "gold.jsonl", PROJECT_ROOT / "eval" / "gold_hard.jsonl")
@@ -41,9 +43,6 @@ def run(
 ) -> dict[str, Any]:
     """Answer every gold question and return the report (records and aggregates). ``reader_dir``: another
     exported reader to evaluate instead of the shipped one (e.g. a candidate before it is shipped)."""
-    import qa
-    from qa.reader import ReaderModel
-
     questions = load_gold(gold_path)
     if reader_dir is None:
         answerer = qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).load()
@@ -174,8 +173,6 @@ def main(argv: list[str] | None = None) -> int:
 
     One gold file writes into ``--out``; several write into ``--out/<file stem>/`` each. Returns the exit
     status (2, with a one-line message, for a bad gold file or an unusable index or model)."""
-    import qa
-
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     parser = argparse.ArgumentParser(
         prog="python -m eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

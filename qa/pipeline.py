@@ -89,7 +89,8 @@ class QuestionAnswerer:
         """Answer ``question`` from the corpus; see ``qa.answer``."""
         question = clean_question(question)
         retrieved = self.retrieve(question, top_k=top_k, mode=mode)
-        passages = tuple(retrieved_passage(r, self.index) for r in retrieved)
+        index = self.index
+        passages = tuple(retrieved_passage(r, index) for r in retrieved)
         return self._answer(question, self._read(question, retrieved, with_previous=True), passages)
 
     def answer_from_passages(self, question: str, chunks: Sequence[Chunk]) -> Answer:
