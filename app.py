@@ -14,7 +14,7 @@ from typing import Any
 
 import qa
 from embeddings.retrieval import MODES
-from qa.defaults import DEFAULT_MODE, DEFAULT_TOP_K, MAX_TOP_K
+from qa.defaults import DEFAULT_MODE, DEFAULT_TOP_K, MAX_TOP_K, default_corpus_dir, default_index_dir
 from qa.errors import MAX_QUESTION_CHARS, USER_ERRORS
 from qa.types import Answer, Citation
 
@@ -185,6 +185,57 @@ def build_page(*, index_dir: PathLike = None, corpus_dir: PathLike = None) -> An
     return page
 
 
+def answer_json(
+    question: str,
+    *,
+    top_k: int | None = None,
+    mode: str | None = None,
+    index: str | None = None,
+    corpus: str | None = None,
+    index_dir: PathLike = None,
+    corpus_dir: PathLike = None,
+) -> tuple[int, dict]:
+    """The ``/api/answer`` route as a plain function: (HTTP status, JSON body).
+
+    200 with ``Answer.to_dict()``; 400 with ``{"error": message}`` for a question or option the library
+    refuses; 409 when the caller names an ``index`` or ``corpus`` folder other than the one served (so
+    ``qa ask`` answers itself instead of from the wrong documents).
+    """
+    served_index = str(Path(index_dir or default_index_dir()).resolve())
+    served_corpus = str(Path(corpus_dir or default_corpus_dir()).resolve())
+    if (index and str(Path(index).resolve()) != served_index) or (
+        corpus and str(Path(corpus).resolve()) != served_corpus
+    ):
+        return 409, {"error": "This server answers from another index or corpus.", "index": served_index}
+    try:
+        result = qa.answer(question, top_k=top_k, mode=mode, index_dir=index_dir, corpus_dir=corpus_dir)
+    except USER_ERRORS as error:
+        return 400, {"error": str(error), "type": type(error).__name__}
+    return 200, result.to_dict()
+
+
+def build_app(*, index_dir: PathLike = None, corpus_dir: PathLike = None) -> Any:
+    """The served application: the page at ``/`` and a JSON route, ``GET /api/answer?q=...[&k=&mode=]``,
+    that ``qa ask`` uses when a server is running."""
+    import gradio as gr
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    api = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @api.get("/api/answer")
+    def api_answer(
+        q: str, k: int | None = None, mode: str | None = None, index: str | None = None, corpus: str | None = None
+    ) -> JSONResponse:
+        status, body = answer_json(
+            q, top_k=k, mode=mode, index=index, corpus=corpus, index_dir=index_dir, corpus_dir=corpus_dir
+        )
+        return JSONResponse(body, status_code=status)
+
+    page = build_page(index_dir=index_dir, corpus_dir=corpus_dir)
+    return gr.mount_gradio_app(api, page, path="/", css=CSS, max_file_size="1kb", show_error=False)
+
+
 def serve(
     *,
     host: str = "127.0.0.1",
@@ -193,20 +244,22 @@ def serve(
     corpus_dir: PathLike = None,
     block: bool = True,
 ) -> Any:
-    """Load the models, then serve the page on ``host:port`` (no share link). Returns the Blocks app."""
+    """Load the models, then serve the page and the JSON route on ``host:port`` (no share link). With
+    ``block`` False the server runs in a background thread; returns the ``uvicorn.Server``."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # this process never reaches for a model hub
+    import threading
+
+    import uvicorn
+
     qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).load()
-    page = build_page(index_dir=index_dir, corpus_dir=corpus_dir)
-    page.launch(
-        server_name=host,
-        server_port=port,
-        share=False,
-        prevent_thread_lock=not block,
-        show_error=False,
-        css=CSS,
-        max_file_size="1kb",
-    )
-    return page
+    app = build_app(index_dir=index_dir, corpus_dir=corpus_dir)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    print(f"Serving on http://{host}:{port}", flush=True)
+    if block:
+        server.run()
+    else:
+        threading.Thread(target=server.run, daemon=True).start()
+    return server
 
 
 if __name__ == "__main__":

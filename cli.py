@@ -33,6 +33,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     corpus = Path(args.corpus) if args.corpus else default_corpus_dir()
     index = Path(args.index) if args.index else default_index_dir()
     encoder = SentenceTransformerEncoder()
+    _ensure_query_graph()
     if args.if_needed:
         try:
             load_index(index, encoder_id=encoder.encoder_id, dimension=encoder.dimension, corpus_dir=corpus)
@@ -49,6 +50,18 @@ def cmd_index(args: argparse.Namespace) -> int:
     for skipped in report.skipped:
         print(f"  skipped {skipped.path}: {skipped.reason}")
     return 0
+
+
+def _ensure_query_graph() -> None:
+    """Export the query encoder to ONNX Runtime when its graph is missing or older than the model, so that
+    answering never needs torch (``embeddings.onnx_encoder``)."""
+    from embeddings.encoder import packaged_minilm_dir
+    from embeddings.onnx_encoder import DEFAULT_GRAPH_DIR, export_query_graph, graph_is_current
+
+    model_dir = packaged_minilm_dir()
+    if not graph_is_current(model_dir, DEFAULT_GRAPH_DIR):
+        path = export_query_graph(model_dir, DEFAULT_GRAPH_DIR)
+        print(f"Exported the query encoder for ONNX Runtime to {path}.")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -71,25 +84,80 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
-    """Answer a question and print the answer, its confidence, its source and the marked passage."""
-    import qa
+DEFAULT_SERVER_URL = "http://127.0.0.1:7860"
 
-    result = qa.answer(args.question, top_k=args.k, mode=args.mode, index_dir=args.index, corpus_dir=args.corpus)
+
+def _ask_server(args: argparse.Namespace) -> dict | None:
+    """The answer from a running ``qa serve`` over the same index and corpus, as ``Answer.to_dict()``; None
+    when no such server answers (then the caller answers in this process). A server that refuses the
+    question (bad input) raises ``ServerRefusedError`` with its message."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    url = os.environ.get("QA_SERVER_URL", DEFAULT_SERVER_URL).rstrip("/")
+    if args.local or url.lower() in ("", "none", "off"):
+        return None
+    params = {
+        "q": args.question,
+        "index": str(Path(args.index or default_index_dir()).resolve()),
+        "corpus": str(Path(args.corpus or default_corpus_dir()).resolve()),
+    }
+    if args.k is not None:
+        params["k"] = str(args.k)
+    if args.mode is not None:
+        params["mode"] = args.mode
+    request = f"{url}/api/answer?{urllib.parse.urlencode(params)}"
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as error:
+        if error.code == 400:  # the question or an option was refused: the same error as in-process
+            raise ServerRefusedError(json.loads(error.read().decode("utf-8"))["error"]) from None
+        return None  # another index (409), or not our server (404)
+    except (OSError, ValueError):
+        return None  # nothing listening, or not answering JSON
+
+
+class ServerRefusedError(Exception):
+    """A running server refused the question; its message says why."""
+
+
+def print_answer(answer: dict) -> None:
+    """Print an answer (``Answer.to_dict()``): the answer, its confidence, source, marked passage, others."""
+    if answer["text"] is None:
+        print(f"Not found in the corpus (confidence {answer['score']:.0%} that it does not answer this).")
+        return
+    citation = answer["citations"][0]
+    print(f"Answer: {answer['text']}")
+    print(f"Confidence: {answer['score']:.0%}")
+    print(
+        f"Source: {citation['title']} ({_date(citation['date'])}) "
+        f"[{citation['doc_id']}, paragraph {citation['paragraph'] + 1}]"
+    )
+    print(f"Passage: {_marked(citation['passage'], citation['start'], citation['end'])}")
+    for alternative in answer["alternatives"]:
+        alt = alternative["citations"][0]
+        print(f"Also: {alternative['text']} ({alternative['score']:.0%}) in {alt['title']} ({_date(alt['date'])})")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer a question through a running ``qa serve`` when one serves this index (no models to load),
+    else in this process; print the answer, its confidence, its source and the marked passage."""
+    try:
+        answer = _ask_server(args)
+    except ServerRefusedError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if answer is None:
+        import qa
+
+        result = qa.answer(args.question, top_k=args.k, mode=args.mode, index_dir=args.index, corpus_dir=args.corpus)
+        answer = result.to_dict()
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
-        return 0
-    if result.text is None:
-        print(f"Not found in the corpus (confidence {result.score:.0%} that it does not answer this).")
-        return 0
-    citation = result.citations[0]
-    print(f"Answer: {result.text}")
-    print(f"Confidence: {result.score:.0%}")
-    print(f"Source: {citation.title} ({_date(citation.date)}) [{citation.doc_id}, paragraph {citation.paragraph + 1}]")
-    print(f"Passage: {_marked(citation.passage, citation.start, citation.end)}")
-    for alternative in result.alternatives:
-        alt = alternative.citations[0]
-        print(f"Also: {alternative.text} ({alternative.score:.0%}) in {alt.title} ({_date(alt.date)})")
+        print(json.dumps(answer, ensure_ascii=False, indent=1))
+    else:
+        print_answer(answer)
     return 0
 
 
@@ -144,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("-k", type=int, default=None, help=f"passages to read (default {DEFAULT_TOP_K})")
     ask.add_argument("--mode", choices=MODES, default=None, help=f"retrieval mode (default {DEFAULT_MODE})")
     ask.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    ask.add_argument(
+        "--local",
+        action="store_true",
+        help="answer in this process even when a qa serve is running "
+        f"(by default the one at $QA_SERVER_URL, else {DEFAULT_SERVER_URL}, answers when it serves the same index)",
+    )
     ask.set_defaults(handler=cmd_ask)
 
     serve = commands.add_parser("serve", help="start the web page")

@@ -7,11 +7,14 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from embeddings.errors import EncoderMissingError
+
+if TYPE_CHECKING:
+    from embeddings.onnx_encoder import OnnxQueryGraph
 
 DEFAULT_ENCODER_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -56,8 +59,17 @@ def _load_sentence_transformer(model_dir: str, device: str):
     return SentenceTransformer(model_dir, device=device, local_files_only=True)
 
 
+QUERY_BACKENDS = ("auto", "onnx", "torch")
+
+
 class SentenceTransformerEncoder:
-    """A sentence-transformers model loaded once (cached by folder and device), lazily on first use."""
+    """A sentence-transformers model loaded once (cached by folder and device), lazily on first use.
+
+    Documents are embedded by sentence-transformers (torch). Questions go through the model's exported
+    ONNX Runtime graph (``embeddings.onnx_encoder``; same vectors to float rounding, no torch import) when
+    ``query_backend`` is "onnx", or "auto" (the default) and a graph exported from this very model is on
+    disk; otherwise through sentence-transformers too.
+    """
 
     def __init__(
         self,
@@ -67,12 +79,43 @@ class SentenceTransformerEncoder:
         device: str = "cpu",
         batch_size: int = 64,
         dimension: int = 384,
+        query_backend: str = "auto",
+        graph_dir: str | Path | None = None,
     ) -> None:
+        if query_backend not in QUERY_BACKENDS:
+            raise ValueError(f"unknown query backend {query_backend!r}; use one of {', '.join(QUERY_BACKENDS)}")
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.encoder_id = encoder_id
         self.device = device
         self.batch_size = batch_size
         self.dimension = dimension
+        self.query_backend = query_backend
+        self.graph_dir = Path(graph_dir) if graph_dir is not None else None
+        self._graph: OnnxQueryGraph | None = None  # None: sentence-transformers (once resolved)
+        self._resolved = False
+
+    def _query_graph(self) -> OnnxQueryGraph | None:
+        """The ONNX query graph to use, or None for sentence-transformers (resolved once)."""
+        if not self._resolved:
+            if self.query_backend != "torch":
+                from embeddings.onnx_encoder import DEFAULT_GRAPH_DIR, graph_is_current, load_query_graph
+
+                graph_dir = self.graph_dir if self.graph_dir is not None else DEFAULT_GRAPH_DIR
+                folder = self.model_dir if self.model_dir is not None else packaged_minilm_dir()
+                if graph_is_current(folder, graph_dir):
+                    self._graph = load_query_graph(str(graph_dir))
+                elif self.query_backend == "onnx":
+                    raise EncoderMissingError(
+                        f"No current ONNX query encoder in {graph_dir}; build it with: qa index (or make index)"
+                    )
+            self._resolved = True
+        return self._graph
+
+    @property
+    def session(self):
+        """The ONNX Runtime session questions are encoded with, or None when they go through torch."""
+        graph = self._query_graph()
+        return graph.session if graph is not None else None
 
     def _model(self):
         folder = self.model_dir if self.model_dir is not None else packaged_minilm_dir()
@@ -91,7 +134,11 @@ class SentenceTransformerEncoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """Embed questions (same model as documents: MiniLM is symmetric)."""
+        """Embed questions (same model as documents: MiniLM is symmetric), on ONNX Runtime when the
+        exported graph is there."""
+        graph = self._query_graph()
+        if graph is not None:
+            return graph.encode(list(texts)) if texts else np.zeros((0, self.dimension), dtype=np.float32)
         return self._encode(texts, show_progress=False)
 
     def encode_documents(self, texts: list[str], *, show_progress: bool | None = None) -> np.ndarray:

@@ -112,7 +112,10 @@ class QuestionAnswerer:
         index = self.index
         windows = reading_windows(retrieved, index, with_previous=with_previous)
         headers = [self.reading_header(w.doc_id) for w in windows]
-        return read_windows(self.reader, question, windows, index.documents, headers)
+        # Retrieved windows are read best first until an answer is clearly ahead; the isolated-reader mode
+        # (the eval's) reads every passage it is given.
+        stop_margin = self.reader.calibration.stop_margin if with_previous else None
+        return read_windows(self.reader, question, windows, index.documents, headers, stop_margin=stop_margin)
 
     def _answer(
         self, question: str, candidates: list[PlacedCandidate], passages: tuple[RetrievedPassage, ...]

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from embeddings.onnx_encoder import onnx_session
 from qa.defaults import DEFAULT_READER_DIR
 from qa.errors import ReaderModelMismatchError, ReaderModelMissingError
 from qa.span_decoding import SpanCandidate, WindowLogits, decode_windows
@@ -47,13 +48,16 @@ class ReaderCalibration:
     """How raw margins become decisions: answer when ``margin > threshold``; confidence =
     sigmoid(slope * margin + intercept). Fitted on held-out SQuAD train articles (see MODEL_CARD.md).
     ``passage_header``: the fit read each passage under its article's title line, so callers should too.
-    ``backend``: the inference backend the margins were measured with, which ``ReaderModel`` uses by default."""
+    ``backend``: the inference backend the margins were measured with, which ``ReaderModel`` uses by default.
+    ``stop_margin``: the pipeline stops reading further windows once a candidate's margin reaches it
+    (calibrated in an open-corpus run by ``training/calibrate_stop.py``); None reads every window."""
 
     threshold: float = 0.0
     slope: float = 1.0
     intercept: float = 0.0
     passage_header: bool = False
     backend: str = "fp32"
+    stop_margin: float | None = None
 
     def confidence(self, margin: float) -> float:
         """Probability-like confidence in [0, 1] that an answer with this margin is right."""
@@ -62,16 +66,43 @@ class ReaderCalibration:
 
 
 @functools.lru_cache(maxsize=4)
+def _load_tokenizer(model_dir: str) -> Any:
+    """The reader's word-piece tokenizer (``tokenizers``, as transformers' fast tokenizer runs it underneath),
+    loaded once per folder; each use sets its own truncation on a copy (see ``_pair_tokenizer``)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+@functools.lru_cache(maxsize=8)
+def _pair_tokenizer(model_dir: str, max_length: int, stride: int) -> Any:
+    """A copy of the reader's tokenizer that cuts (question, passage) pairs into windows of ``max_length``
+    tokens overlapping by ``stride``, cutting only the passage (transformers' ``truncation="only_second"``
+    with ``return_overflowing_tokens``)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_str(_load_tokenizer(model_dir).to_str())
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length, stride=stride, strategy="only_second")
+    return tokenizer
+
+
+@functools.lru_cache(maxsize=4)
 def _load_model(model_dir: str, backend: str, threads: int):
-    """Load tokenizer and model once per (folder, backend, threads); later calls reuse them."""
+    """Load the model once per (folder, backend, threads); later calls reuse it. Only the torch backends
+    ("fp32", "int8") import torch and transformers; "onnx-int8" needs ONNX Runtime alone."""
+    if backend == "onnx-int8":
+        return _OnnxReader(Path(model_dir) / ONNX_INT8_FILE, threads)
+    if backend not in ("fp32", "int8"):
+        raise ValueError(f"unknown reader backend {backend!r}; use one of {', '.join(BACKENDS)}")
     os.environ["HF_HUB_OFFLINE"] = "1"
     import torch
-    from transformers import AutoTokenizer, BertForQuestionAnswering
+    from transformers import BertForQuestionAnswering
 
     torch.set_num_threads(threads)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-    if backend == "onnx-int8":
-        return tokenizer, _OnnxReader(Path(model_dir) / ONNX_INT8_FILE, threads)
     model = BertForQuestionAnswering.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
     model.eval()
     if backend == "int8":
@@ -84,42 +115,31 @@ def _load_model(model_dir: str, backend: str, threads: int):
             and (name.endswith("intermediate.dense") or (name.endswith("output.dense") and ".attention." not in name))
         }
         model = torch.ao.quantization.quantize_dynamic(model, feed_forward, dtype=torch.qint8)
-    elif backend != "fp32":
-        raise ValueError(f"unknown reader backend {backend!r}; use one of {', '.join(BACKENDS)}")
-    return tokenizer, model
+    return model
 
 
 class _OnnxReader:
-    """The exported reader run by ONNX Runtime (``model_int8.onnx``: int8 per-channel weights), called
-    like the torch model: ``model(input_ids=..., token_type_ids=..., attention_mask=...)``.
+    """The exported reader run by ONNX Runtime (``model_int8.onnx``: int8 per-channel weights).
 
-    Each window runs alone, without padding: dynamic quantisation scales activations by the range of the
-    whole input, so a batch would make one passage's scores depend on the others read with it.
+    ``run_window`` runs one window alone, without padding: dynamic quantisation scales activations by the
+    range of the whole input, so a batch would make one passage's scores depend on the others read with it.
     """
 
     def __init__(self, path: Path, threads: int) -> None:
-        import onnxruntime
-        from transformers import AutoConfig
+        self.session = onnx_session(path, threads)
+        config = json.loads((path.parent / "config.json").read_text(encoding="utf-8"))
+        self.config = SimpleNamespace(vocab_size=int(config["vocab_size"]))
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.config = AutoConfig.from_pretrained(path.parent, local_files_only=True)
-
-    def __call__(self, *, input_ids, token_type_ids, attention_mask):
-        import torch
-
-        start = np.full(tuple(input_ids.shape), -1e4, dtype=np.float32)
-        end = start.copy()
-        for row, length in enumerate(attention_mask.sum(dim=1).tolist()):
-            feeds = {
-                "input_ids": input_ids[row : row + 1, :length].numpy(),
-                "token_type_ids": token_type_ids[row : row + 1, :length].numpy(),
-                "attention_mask": attention_mask[row : row + 1, :length].numpy(),
-            }
-            (start[row, :length],), (end[row, :length],) = self.session.run(["start_logits", "end_logits"], feeds)
-        return SimpleNamespace(start_logits=torch.from_numpy(start), end_logits=torch.from_numpy(end))
+    def run_window(self, input_ids: Sequence[int], token_type_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end logits of one window."""
+        ids = np.asarray([input_ids], dtype=np.int64)
+        feeds = {
+            "input_ids": ids,
+            "token_type_ids": np.asarray([token_type_ids], dtype=np.int64),
+            "attention_mask": np.ones_like(ids),
+        }
+        (start,), (end,) = self.session.run(["start_logits", "end_logits"], feeds)
+        return start, end
 
 
 @functools.lru_cache(maxsize=8)
@@ -135,6 +155,7 @@ def _read_calibration(model_dir: Path) -> ReaderCalibration:
         float(data["intercept"]),
         bool(data.get("passage_header", False)),
         str(data.get("backend", "fp32")),
+        float(data["stop_margin"]) if data.get("stop_margin") is not None else None,
     )
 
 
@@ -202,10 +223,12 @@ class ReaderModel:
         """Load (or fetch from cache) the tokenizer and model. Raises ``ReaderModelMissingError`` when files
         are missing and ``ReaderModelMismatchError`` when tokenizer and weights do not belong together."""
         self._check_files()
-        tokenizer, model = _load_model(str(self.model_dir), self.backend, self.threads)
-        if len(tokenizer) != model.config.vocab_size:
+        tokenizer = _load_tokenizer(str(self.model_dir))
+        model = _load_model(str(self.model_dir), self.backend, self.threads)
+        vocabulary = tokenizer.get_vocab_size(with_added_tokens=True)
+        if vocabulary != model.config.vocab_size:
             raise ReaderModelMismatchError(
-                f"The reader tokenizer in {self.model_dir} has {len(tokenizer)} tokens but the model expects "
+                f"The reader tokenizer in {self.model_dir} has {vocabulary} tokens but the model expects "
                 f"{model.config.vocab_size}: the files do not belong together. Restore models/reader/ from git."
             )
         return tokenizer, model
@@ -279,55 +302,51 @@ class ReaderModel:
         return pairs
 
     def _windows(self, tokenizer: Any, model: Any, pairs: list[_Pair]) -> list[WindowLogits]:
-        """Tokenise every pair into stride windows and run them through the model, shortest first in
-        batches (less padding); returns each window's logits with its offsets."""
+        """Tokenise every pair into stride windows and run them through the model (ONNX: each window alone;
+        torch: shortest first in padded batches); returns each window's logits with its offsets."""
+        del tokenizer  # the windows come from the pair tokenizer of this reader's length and stride
+        pair_tokenizer = _pair_tokenizer(str(self.model_dir), self.max_length, self.stride)
+        encodings = pair_tokenizer.encode_batch([(pair.question, pair.prefix + pair.passage) for pair in pairs])
+        windows = [(p, window) for p, encoding in enumerate(encodings) for window in [encoding, *encoding.overflowing]]
+        with self._lock:
+            if hasattr(model, "run_window"):
+                logits = [model.run_window(window.ids, window.type_ids) for _, window in windows]
+            else:
+                logits = self._torch_logits(model, [window for _, window in windows])
+        return [
+            WindowLogits(p, window.offsets, window.sequence_ids, start, end)
+            for (p, window), (start, end) in zip(windows, logits, strict=True)
+        ]
+
+    def _torch_logits(self, model: Any, windows: list[Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Start and end logits of each window from a torch model, shortest first in padded batches."""
         import torch
 
-        encoded = tokenizer(
-            [pair.question for pair in pairs],
-            [pair.prefix + pair.passage for pair in pairs],
-            truncation="only_second",
-            max_length=self.max_length,
-            stride=self.stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-            padding=False,
-        )
-        input_ids = encoded["input_ids"]
-        order = sorted(range(len(input_ids)), key=lambda i: len(input_ids[i]))
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
         logits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        with self._lock, torch.inference_mode():
+        with torch.inference_mode():
             for offset in range(0, len(order), self.batch_size):
                 batch = order[offset : offset + self.batch_size]
-                width = max(len(input_ids[i]) for i in batch)
-                ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
+                width = max(len(windows[i].ids) for i in batch)
+                ids = torch.zeros((len(batch), width), dtype=torch.long)  # [PAD] is id 0, masked anyway
                 types = torch.zeros((len(batch), width), dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
                 for row, i in enumerate(batch):
-                    n = len(input_ids[i])
-                    ids[row, :n] = torch.tensor(input_ids[i])
-                    types[row, :n] = torch.tensor(encoded["token_type_ids"][i])
+                    n = len(windows[i].ids)
+                    ids[row, :n] = torch.tensor(windows[i].ids)
+                    types[row, :n] = torch.tensor(windows[i].type_ids)
                     mask[row, :n] = 1
                 output = model(input_ids=ids, token_type_ids=types, attention_mask=mask)
                 starts, ends = output.start_logits.float().numpy(), output.end_logits.float().numpy()
                 for row, i in enumerate(batch):
-                    n = len(input_ids[i])
+                    n = len(windows[i].ids)
                     logits[i] = (starts[row, :n], ends[row, :n])
-        return [
-            WindowLogits(
-                encoded["overflow_to_sample_mapping"][i],
-                encoded["offset_mapping"][i],
-                encoded.sequence_ids(i),
-                *logits[i],
-            )
-            for i in range(len(input_ids))
-        ]
+        return [logits[i] for i in range(len(windows))]
 
     def _truncate_question(self, tokenizer, question: str) -> str:
         """Cut a question to ``max_question_tokens`` word pieces (at a character boundary), so that every
         window keeps room for the passage and the stride (as the SQuAD reference code caps query length)."""
-        encoded = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
-        offsets = encoded["offset_mapping"]
+        offsets = tokenizer.encode(question, add_special_tokens=False).offsets
         if len(offsets) <= self.max_question_tokens:
             return question
         return question[: offsets[self.max_question_tokens - 1][1]]

@@ -66,24 +66,56 @@ def whole_words(text: str, start: int, end: int) -> str:
     return text[start:end]
 
 
+def clearly_ahead(placed: Sequence[PlacedCandidate], stop_margin: float) -> bool:
+    """True when some candidate already ranks at ``stop_margin`` or more: so far ahead of "no answer" that
+    the windows not read yet are unlikely to hold a better one (how rarely is measured when the margin is
+    calibrated: ``training/calibrate_stop.py``)."""
+    return any(c.rank_score >= stop_margin for c in placed)
+
+
 def read_windows(
     reader: Reader,
     question: str,
     windows: Sequence[ReadingWindow],
     documents: dict[str, Document],
     headers: Sequence[str],
+    *,
+    stop_margin: float | None = None,
 ) -> list[PlacedCandidate]:
-    """Read every window under its header line (one per window, "" for none) and return the candidates
+    """Read the windows under their header lines (one per window, "" for none) and return the candidates
     that fit the question, placed in their documents. A span that cannot be what the question asks for
-    (no quantity for "how many") is never a candidate, whatever its score."""
+    (no quantity for "how many") is never a candidate, whatever its score.
+
+    With ``stop_margin``, windows are read one at a time, best retrieved first, and reading stops as soon
+    as a candidate is ``clearly_ahead``; without it, every window is read.
+    """
     if not windows:
         return []
-    texts = [documents[w.doc_id].text[w.start : w.end] for w in windows]
+    if stop_margin is None:
+        return _read_some(reader, question, windows, documents, headers, list(range(len(windows))))
+    placed: list[PlacedCandidate] = []
+    for i in sorted(range(len(windows)), key=lambda i: windows[i].retrieval.rank):
+        placed += _read_some(reader, question, windows, documents, headers, [i])
+        if clearly_ahead(placed, stop_margin):
+            break
+    return placed
+
+
+def _read_some(
+    reader: Reader,
+    question: str,
+    windows: Sequence[ReadingWindow],
+    documents: dict[str, Document],
+    headers: Sequence[str],
+    chosen: list[int],
+) -> list[PlacedCandidate]:
+    """Read ``windows[i]`` for each ``i`` in ``chosen`` in one reader call; place the fitting candidates."""
+    texts = [documents[windows[i].doc_id].text[windows[i].start : windows[i].end] for i in chosen]
     calibration = reader.calibration
     years, months = question_dates(question)
     placed = []
-    for candidate in reader.read(question, texts, headers=list(headers), n_best=CANDIDATES_PER_WINDOW):
-        window = windows[candidate.passage_index]
+    for candidate in reader.read(question, texts, headers=[headers[i] for i in chosen], n_best=CANDIDATES_PER_WINDOW):
+        window = windows[chosen[candidate.passage_index]]
         if not answer_fits_question(
             question, whole_words(texts[candidate.passage_index], candidate.start, candidate.end)
         ):

@@ -19,10 +19,11 @@ class FakeReader:
         *,
         threshold: float = 0.0,
         passage_header: bool = False,
+        stop_margin: float | None = None,
     ):
         self.answers = answers or {}
         self.calibration = ReaderCalibration(
-            threshold=threshold, slope=1.0, intercept=0.0, passage_header=passage_header
+            threshold=threshold, slope=1.0, intercept=0.0, passage_header=passage_header, stop_margin=stop_margin
         )
         self.calls: list[tuple[str, list[str]]] = []
         self.headers: list[list[str]] = []

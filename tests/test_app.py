@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import app
+import qa
 from qa.types import Answer, Citation, RetrievedPassage
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -87,9 +88,34 @@ def test_question_error_text_is_escaped(monkeypatch):
     assert "<img" not in html
 
 
-def test_serve_defaults_to_loopback_without_share():
+def test_serve_defaults_to_loopback_without_share(monkeypatch):
+    """The page is served by uvicorn on the given host only; Gradio's launch (and its share tunnel) is never
+    used."""
     import inspect
 
-    parameters = inspect.signature(app.serve).parameters
-    assert parameters["host"].default == "127.0.0.1"
-    assert "share=False" in inspect.getsource(app.serve)
+    import uvicorn
+
+    assert inspect.signature(app.serve).parameters["host"].default == "127.0.0.1"
+    configs = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: configs.append(self.config))
+    monkeypatch.setattr(app.qa, "get_answerer", lambda **kwargs: type("Loaded", (), {"load": lambda self: self})())
+    monkeypatch.setattr(app, "build_app", lambda **kwargs: "the app")
+    app.serve()
+    (config,) = configs
+    assert (config.host, config.port, config.app) == ("127.0.0.1", 7860, "the app")
+
+
+def test_json_route_answers_refuses_and_checks_the_index(monkeypatch, tmp_path):
+    answer = qa.Answer(text="5,000", score=0.9, question="How many?")
+    monkeypatch.setattr(app.qa, "answer", lambda question, **kwargs: answer)
+    status, body = app.answer_json("How many?", index_dir=tmp_path, corpus_dir=tmp_path)
+    assert status == 200 and body == answer.to_dict()
+    status, body = app.answer_json("How many?", index=str(tmp_path / "other"), index_dir=tmp_path, corpus_dir=tmp_path)
+    assert status == 409
+
+    def refuse(question, **kwargs):
+        raise qa.EmptyQuestionError("The question is empty.")
+
+    monkeypatch.setattr(app.qa, "answer", refuse)
+    status, body = app.answer_json(" ", index=str(tmp_path), index_dir=tmp_path, corpus_dir=tmp_path)
+    assert status == 400 and body["error"] == "The question is empty."

@@ -214,3 +214,26 @@ def test_the_type_check_reads_the_whole_words_a_span_touches():
     start = text.index("5,000")
     assert whole_words(text, start, start + 5) == "5,000"
     assert whole_words(text, 0, 4) == "Iraq" and whole_words(text, len(text) - 9, len(text)) == "missiles."
+
+
+def test_reading_stops_once_an_answer_is_clearly_ahead(small_index, fake_encoder):
+    answers = {QUESTION: [("5,000", 9.0)]}
+    eager = _answerer(small_index, fake_encoder, answers)
+    adaptive = _answerer(small_index, fake_encoder, answers, stop_margin=8.0)
+    full, quick = eager.answer(QUESTION), adaptive.answer(QUESTION)
+    (_, every_window), *_ = eager.reader.calls
+    assert len(every_window) > 1  # the eager answerer reads all windows in one call
+    assert quick.text == full.text == "5,000" and quick.citations[0] == full.citations[0]
+    assert all(len(passages) == 1 for _, passages in adaptive.reader.calls)  # one window at a time
+    assert len(adaptive.reader.calls) < len(every_window)  # and it stopped early
+    best_first = adaptive.retrieve(QUESTION)[0].chunk
+    assert best_first.text in adaptive.reader.calls[0][1][0]  # starting with the best-retrieved window
+
+
+def test_reading_goes_on_while_no_answer_is_clearly_ahead(small_index, fake_encoder):
+    answers = {QUESTION: [("5,000", 3.0)]}
+    eager = _answerer(small_index, fake_encoder, answers)
+    adaptive = _answerer(small_index, fake_encoder, answers, stop_margin=8.0)
+    full, unsure = eager.answer(QUESTION), adaptive.answer(QUESTION)
+    assert len(adaptive.reader.calls) == len(eager.reader.calls[0][1])  # every window read
+    assert unsure.to_dict() == full.to_dict()

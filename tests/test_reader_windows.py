@@ -94,12 +94,11 @@ class _ModelPreferring:
 
 @pytest.fixture
 def fake_reader(monkeypatch):
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(READER_DIR, local_files_only=True)
-    vocabulary = tokenizer.get_vocab()
-    model = _ModelPreferring(vocabulary["5"], vocabulary["000"], len(tokenizer))
-    monkeypatch.setattr(reader_module, "_load_model", lambda *args: (tokenizer, model))
+    tokenizer = reader_module._load_tokenizer(str(READER_DIR))
+    model = _ModelPreferring(
+        tokenizer.token_to_id("5"), tokenizer.token_to_id("000"), tokenizer.get_vocab_size(with_added_tokens=True)
+    )
+    monkeypatch.setattr(reader_module, "_load_model", lambda *args: model)
     return ReaderModel(READER_DIR, backend="fp32", max_length=48, stride=16, max_question_tokens=12)
 
 
@@ -126,3 +125,37 @@ def test_read_many_maps_spans_back_to_each_items_passages(fake_reader):
 def test_read_refuses_a_header_count_that_does_not_match(fake_reader):
     with pytest.raises(ValueError, match="one header per passage"):
         fake_reader.read("How many?", ["a", "b"], headers=["only one"])
+
+
+def test_pair_windows_match_the_transformers_tokenizer():
+    """The reader tokenises with ``tokenizers`` alone (no transformers on the query path); its windows must
+    be the ones transformers' fast tokenizer makes with ``truncation="only_second"`` and overflow."""
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(READER_DIR, local_files_only=True)
+    questions = ["How many missiles?", "Who won the 2014 World Cup in Brazil, and by how much?"]
+    passages = [
+        "Sold 5,000 (2014)\nThe deal covers 5,000 missiles for Iraq.",
+        " ".join(f"Paragraph word{i} – “quoted” café \\$700 million" for i in range(40)),
+    ]
+    expected = reference(
+        questions,
+        passages,
+        truncation="only_second",
+        max_length=48,
+        stride=16,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding=False,
+    )
+    encodings = reader_module._pair_tokenizer(str(READER_DIR), 48, 16).encode_batch(
+        list(zip(questions, passages, strict=True))
+    )
+    windows = [(p, w) for p, e in enumerate(encodings) for w in [e, *e.overflowing]]
+    assert len(windows) == len(expected["input_ids"]) > 2
+    for i, (p, window) in enumerate(windows):
+        assert window.ids == expected["input_ids"][i]
+        assert window.type_ids == expected["token_type_ids"][i]
+        assert [tuple(o) for o in window.offsets] == [tuple(o) for o in expected["offset_mapping"][i]]
+        assert window.sequence_ids == expected.sequence_ids(i)
+        assert p == expected["overflow_to_sample_mapping"][i]

@@ -1,0 +1,155 @@
+"""Calibrate the reader's ``stop_margin``: how far ahead of "no answer" a candidate must be for the pipeline
+to stop reading the other retrieved windows.
+
+An open-corpus run on data the reader never trained on and we never evaluate on: every paragraph of the
+held-out SQuAD 1.1 *train* articles (``training_log.json`` names them) and of SQuADShifts new_wiki, one file
+a paragraph, indexed as ``qa index`` does; a seeded sample of their questions is answered by the real
+pipeline with every window read, keeping each window's candidates. For each candidate stop margin, the
+same questions are answered again from the windows the stopping rule would have read
+(``qa.reading.clearly_ahead``, best retrieved first). The margin kept is the smallest for which the
+answers differ from reading everything on at most ``--max-changed`` of the questions and F1 drops by at
+most ``--max-f1-drop`` points. Written into ``calibration.json`` with what was measured.
+Run: ``python -m training.calibrate_stop [--questions 800] [--write]``; reads ../shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+from pathlib import Path
+
+from embeddings import SentenceTransformerEncoder, build_index
+from qa.defaults import DEFAULT_READER_DIR, DEFAULT_TOP_K
+from qa.grouping import choose_answers, group_candidates
+from qa.metrics import f1_score
+from qa.pipeline import QuestionAnswerer
+from qa.questions import clean_question
+from qa.reading import PlacedCandidate, clearly_ahead, read_windows
+from qa.windows import reading_windows
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+CANDIDATE_MARGINS = [round(0.5 * i, 1) for i in range(4, 41)]  # 2.0 .. 20.0
+
+
+def write_open_corpus(folder: Path, heldout_titles: set[str]) -> list[tuple[str, list[str]]]:
+    """One file per paragraph of the held-out train articles and of new_wiki; returns their questions."""
+    sources = [
+        (SHARED / "squad" / "train-v1.1.json", lambda article: article["title"] in heldout_titles),
+        (SHARED / "squadshifts" / "new_wiki_v1.0.json", lambda article: True),
+    ]
+    questions: list[tuple[str, list[str]]] = []
+    count = 0
+    for path, keep in sources:
+        for article in json.loads(path.read_text(encoding="utf-8"))["data"]:
+            if not keep(article):
+                continue
+            title = str(article.get("title", "")).replace("_", " ") or f"Article {count}"
+            for paragraph in article["paragraphs"]:
+                (folder / f"{count:05d}.txt").write_text(f"{title}\n\n{paragraph['context']}\n", encoding="utf-8")
+                questions.extend((q["question"], [a["text"] for a in q["answers"]]) for q in paragraph["qas"])
+                count += 1
+    return questions
+
+
+def answer_text(candidates: list[PlacedCandidate], threshold: float) -> str | None:
+    chosen = choose_answers(group_candidates(candidates), threshold=threshold)
+    return chosen[0].best.candidate.text.strip() if chosen else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reader", default=str(DEFAULT_READER_DIR))
+    parser.add_argument("--questions", type=int, default=800)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--max-changed", type=float, default=0.01, help="share of answers allowed to change")
+    parser.add_argument("--max-f1-drop", type=float, default=0.25, help="F1 points allowed to be lost")
+    parser.add_argument("--work", default=None, help="folder for the corpus and index (default: a temporary one)")
+    parser.add_argument("--report", default="bench/results/stop_margin.json", help="where the sweep is written")
+    parser.add_argument("--write", action="store_true", help="write stop_margin into the reader's calibration.json")
+    args = parser.parse_args(argv)
+    reader_dir = Path(args.reader)
+    heldout = set(json.loads((reader_dir / "training_log.json").read_text(encoding="utf-8"))["heldout_titles"])
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.work) if args.work else Path(tmp)
+        corpus, index_dir = work / "corpus", work / "index"
+        corpus.mkdir(parents=True, exist_ok=True)
+        questions = write_open_corpus(corpus, heldout)
+        if not (index_dir / "manifest.json").exists():
+            build_index(corpus, index_dir, encoder=SentenceTransformerEncoder())
+        answerer = QuestionAnswerer(index_dir=index_dir, corpus_dir=corpus).load()
+        threshold = answerer.reader.calibration.threshold
+        sample = random.Random(args.seed).sample(questions, min(args.questions, len(questions)))
+        per_question = []  # (gold answers, windows in reading order, candidates per window)
+        for question, gold_answers in sample:
+            question = clean_question(question)
+            retrieved = answerer.retrieve(question, top_k=DEFAULT_TOP_K)
+            windows = reading_windows(retrieved, answerer.index, with_previous=True)
+            order = sorted(range(len(windows)), key=lambda i: windows[i].retrieval.rank)
+            read = [
+                read_windows(
+                    answerer.reader,
+                    question,
+                    [windows[i]],
+                    answerer.index.documents,
+                    [answerer.reading_header(windows[i].doc_id)],
+                )
+                for i in order
+            ]
+            per_question.append((gold_answers, read))
+        full = [answer_text([c for window in read for c in window], threshold) for _, read in per_question]
+        full_f1 = statistics.fmean(f1_score(a, gold) for a, (gold, _) in zip(full, per_question, strict=True))
+        sweep = []
+        for margin in CANDIDATE_MARGINS:
+            answers: list[str | None] = []
+            windows_read: list[int] = []
+            for _, read in per_question:
+                placed: list[PlacedCandidate] = []
+                count = 0
+                for window in read:
+                    placed += window
+                    count += 1
+                    if clearly_ahead(placed, margin):
+                        break
+                answers.append(answer_text(placed, threshold))
+                windows_read.append(count)
+            f1 = statistics.fmean(f1_score(a, gold) for a, (gold, _) in zip(answers, per_question, strict=True))
+            sweep.append(
+                {
+                    "stop_margin": margin,
+                    "changed": round(sum(a != b for a, b in zip(answers, full, strict=True)) / len(full), 4),
+                    "f1_drop": round(100 * (full_f1 - f1), 2),
+                    "windows_read_mean": round(statistics.fmean(windows_read), 2),
+                }
+            )
+    full_windows = statistics.fmean(len(read) for _, read in per_question)
+    chosen = next(
+        (row for row in sweep if row["changed"] <= args.max_changed and row["f1_drop"] <= args.max_f1_drop), None
+    )
+    report = {
+        "questions": len(per_question),
+        "full_read": {"F1": round(100 * full_f1, 2), "windows_read_mean": round(full_windows, 2)},
+        "chosen": chosen,
+        "rule": f"smallest margin with changed <= {args.max_changed} and F1 drop <= {args.max_f1_drop}",
+        "sweep": sweep,
+    }
+    print(json.dumps(report, indent=1))
+    Path(args.report).write_text(json.dumps(report | {"command": "python -m training.calibrate_stop"}, indent=1) + "\n")
+    if args.write and chosen is not None:
+        path = reader_dir / "calibration.json"
+        calibration = json.loads(path.read_text(encoding="utf-8"))
+        calibration["stop_margin"] = chosen["stop_margin"]
+        calibration["stop_margin_fitted_on"] = (
+            f"{len(per_question)} questions of an open corpus of the held-out SQuAD 1.1 train articles and "
+            f"SQuADShifts new_wiki (training/calibrate_stop.py): answers changed on {chosen['changed']:.1%} of "
+            f"questions, F1 change {-chosen['f1_drop']:+.2f} points, {chosen['windows_read_mean']} windows read "
+            f"instead of {full_windows:.2f}"
+        )
+        path.write_text(json.dumps(calibration, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
