@@ -28,7 +28,7 @@ EXAMPLES = [
     "How much did the US military spend to train the Iraqi army?",
     "Who won the 2014 World Cup?",
 ]
-CONCURRENCY_LIMIT = 2
+CONCURRENCY_LIMIT = 4
 QUEUE_SIZE = 64
 
 CSS = """

@@ -58,13 +58,20 @@ def test_unknown_question_abstains(small_index, fake_encoder):
     assert _answerer(small_index, fake_encoder, {}).answer("Who won the World Cup?").text is None
 
 
-def test_duplicates_merge_and_agreement_raises_confidence(small_index, fake_encoder):
-    one = _answerer(small_index, fake_encoder, {OPEN_QUESTION: [("Iraq", 1.0)]}).answer(OPEN_QUESTION, top_k=1)
-    many = _answerer(small_index, fake_encoder, {OPEN_QUESTION: [("Iraq", 1.0)]}).answer(OPEN_QUESTION, top_k=10)
+def test_duplicates_merge_and_agreement_raises_confidence(small_index, fake_encoder, tmp_path):
+    answers = {OPEN_QUESTION: [("Iraq", 1.0)]}
+    many = _answerer(small_index, fake_encoder, answers).answer(OPEN_QUESTION, top_k=10)
     assert many.text == "Iraq"
     assert len({c.doc_id for c in many.citations}) == 2  # both articles say it: one answer, two citations
     assert all(a.text != "Iraq" for a in many.alternatives)
-    assert many.score > one.score
+    corpus, _ = small_index
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / "missiles.txt").write_bytes((corpus / "missiles.txt").read_bytes())
+    build_index(single, tmp_path / "single-index", encoder=fake_encoder)
+    one = _answerer((single, tmp_path / "single-index"), fake_encoder, answers).answer(OPEN_QUESTION, top_k=10)
+    assert one.text == "Iraq" and {c.doc_id for c in one.citations} == {"missiles.txt"}
+    assert many.score > one.score  # the same answer from one article only is less sure
 
 
 def test_overlapping_spans_are_one_answer(small_index, fake_encoder):
