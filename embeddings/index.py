@@ -137,6 +137,22 @@ def _make_faiss_index(vectors: np.ndarray, index_type: str) -> Any:
     return index
 
 
+def replace_folder(new: Path, target: Path) -> None:
+    """Put the folder ``new`` where ``target`` is: the old ``target`` moves aside to ``.NAME.old`` first and
+    is deleted after, so a crash at any moment leaves a whole folder to find (a backup left by an earlier
+    crash is restored when ``target`` is missing, else dropped)."""
+    backup = target.with_name(f".{target.name}.old")
+    if backup.exists():
+        if target.exists():
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(backup, target)
+    if target.exists():
+        os.replace(target, backup)
+    os.replace(new, target)
+    shutil.rmtree(backup, ignore_errors=True)
+
+
 def recover_interrupted_swap(index_dir: Path) -> None:
     """Finish or undo a swap that a crash interrupted, and remove stale temporary folders."""
     backup = index_dir.with_name(f".{index_dir.name}.old")
@@ -234,11 +250,7 @@ def build_index(
         _write_index(temporary, manifest, documents, chunks, keys, vectors, faiss_index)
         if after_write is not None:
             after_write(temporary)
-        backup = index_dir.with_name(f".{index_dir.name}.old")
-        if index_dir.exists():
-            os.replace(index_dir, backup)
-        os.replace(temporary, index_dir)
-        shutil.rmtree(backup, ignore_errors=True)
+        replace_folder(temporary, index_dir)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
     return BuildReport(manifest, len(missing), len(chunks) - len(missing), tuple(skipped), time.perf_counter() - began)

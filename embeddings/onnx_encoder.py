@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from embeddings.index import replace_folder
+
 GRAPH_FILE = "query_encoder.onnx"
 MANIFEST_FILE = "manifest.json"
 DEFAULT_GRAPH_DIR = Path(__file__).resolve().parent.parent / "models" / "encoder"
@@ -119,12 +121,7 @@ def export_query_graph(model_dir: Path, graph_dir: Path = DEFAULT_GRAPH_DIR) -> 
             "export_seconds": round(time.perf_counter() - began, 1),
         }
         (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-        old = graph_dir.with_name(graph_dir.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if graph_dir.exists():
-            os.replace(graph_dir, old)
-        os.replace(staging, graph_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(staging, graph_dir)
     return graph_dir / GRAPH_FILE
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -163,3 +164,23 @@ def test_corpus_without_documents_is_an_error(tmp_path, fake_encoder):
     shutil.rmtree(tmp_path / "c")
     with pytest.raises(FileNotFoundError):
         build_index(tmp_path / "c", tmp_path / "i", encoder=fake_encoder)
+
+
+def test_replace_folder_swaps_whole_folders_and_restores_a_crashed_swap(tmp_path):
+    from embeddings.index import replace_folder
+
+    target, new = tmp_path / "graph", tmp_path / "staging"
+    target.mkdir()
+    (target / "f").write_text("old")
+    new.mkdir()
+    (new / "f").write_text("new")
+    replace_folder(new, target)
+    assert (target / "f").read_text() == "new" and not new.exists()
+    assert not (tmp_path / ".graph.old").exists()
+    # A crash after the old folder moved aside and before the new one moved in: the backup comes back first.
+    os.replace(target, tmp_path / ".graph.old")
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "f").write_text("newest")
+    replace_folder(again, target)
+    assert (target / "f").read_text() == "newest" and not (tmp_path / ".graph.old").exists()

@@ -25,6 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from embeddings.encoder import packaged_minilm_dir
+from embeddings.index import replace_folder
 from qa.metrics import exact_match, f1_score
 from qa.span_decoding import SpanCandidate, WindowLogits, decode_windows
 from training.squad_data import (
@@ -159,12 +160,7 @@ def save_checkpoint(directory: Path, model, optimizer, state: dict) -> None:
     save_file(tensors, temporary / "optimizer.safetensors")
     state = dict(state, optimizer_param_groups=optimizer_state["param_groups"], optimizer_scalars=scalars)
     (temporary / "state.json").write_text(json.dumps(state, indent=1))
-    backup = directory.with_name(directory.name + ".old")
-    shutil.rmtree(backup, ignore_errors=True)
-    if directory.exists():
-        os.replace(directory, backup)
-    os.replace(temporary, directory)
-    shutil.rmtree(backup, ignore_errors=True)
+    replace_folder(temporary, directory)
 
 
 def load_optimizer_state(directory: Path, optimizer, state: dict) -> None:
