@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.chunking import sentence_spans
+from training.negatives import MAKERS, make_negative
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
@@ -32,7 +33,9 @@ class QAExample:
     context: str
     answers: tuple[str, ...]
     answer_start: int
-    kind: str  # "pos", "neg_drop" (answer sentence removed), "neg_other" (other paragraph) or "neg_swap"
+    # "pos", "neg_drop" (answer sentence removed), "neg_other" (other paragraph), "neg_swap", or one of
+    # training.negatives.MAKERS
+    kind: str
 
 
 def load_articles(path: str | Path) -> list[dict]:
@@ -130,6 +133,7 @@ def examples_from_articles(
     rng: random.Random,
     swap_ratio: float = 0.0,
     names: list[str] | None = None,
+    perturb_ratio: float = 0.0,
 ) -> list[QAExample]:
     """Return one positive example per question plus synthetic unanswerable ones.
 
@@ -137,7 +141,9 @@ def examples_from_articles(
     answer-bearing sentences removed, or the paragraph of the same article that shares most content words
     with the question but does not contain the answer (a hard negative, like a retriever's near miss).
     With probability ``swap_ratio`` it also yields an entity-swapped twin of the question over its own
-    paragraph (``swap_question_entity``; the replacement names come from ``names``).
+    paragraph (``swap_question_entity``; the replacement names come from ``names``). With probability
+    ``perturb_ratio`` it also yields a twin changed by one of ``training.negatives.MAKERS`` (negation,
+    antonym, neighbouring entity, excluded order), the first of them, in random order, that applies.
     """
     examples: list[QAExample] = []
     for article in articles:
@@ -158,6 +164,12 @@ def examples_from_articles(
                     swapped = swap_question_entity(qa["question"], context, answers, names or [], rng)
                     if swapped:
                         examples.append(QAExample(qa["id"] + "_neg_swap", swapped, context, (), -1, "neg_swap"))
+                if perturb_ratio and rng.random() < perturb_ratio:
+                    for kind in rng.sample(MAKERS, len(MAKERS)):
+                        changed = make_negative(kind, qa["question"], context, answers, start, rng)
+                        if changed:
+                            examples.append(QAExample(qa["id"] + "_" + kind, changed, context, (), -1, kind))
+                            break
                 if rng.random() >= negative_ratio:
                     continue
                 negative = None

@@ -195,6 +195,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="share of questions that also get an entity-swapped unanswerable twin",
     )
     parser.add_argument(
+        "--perturb-ratio",
+        type=float,
+        default=0.0,
+        help="share of questions that also get a negated, antonym, neighbouring-entity or excluded-order "
+        "unanswerable twin (training.negatives)",
+    )
+    parser.add_argument(
         "--header-ratio",
         type=float,
         default=0.0,
@@ -243,6 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         rng=random.Random(args.seed),
         swap_ratio=args.swap_ratio,
         names=names,
+        perturb_ratio=args.perturb_ratio,
     )
     examples = with_title_headers(examples, train_articles, ratio=args.header_ratio, rng=random.Random(args.seed + 2))
     heldout = examples_from_articles(
@@ -251,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         rng=random.Random(args.seed + 1),
         swap_ratio=0.5 if args.swap_ratio else 0.0,
         names=names,
+        perturb_ratio=0.5 if args.perturb_ratio else 0.0,
     )
     random.Random(args.seed).shuffle(heldout)
     heldout = heldout[: args.eval_examples]
