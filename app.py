@@ -29,6 +29,7 @@ EXAMPLES = [
     "Who won the 2014 World Cup?",
 ]
 CONCURRENCY_LIMIT = 4
+STATUS_REFRESH_SECONDS = 3
 QUEUE_SIZE = 64
 
 CSS = """
@@ -131,27 +132,38 @@ def ask(
     return render_answer(result), render_alternatives(result), render_passages(result)
 
 
-def corpus_status(*, index_dir: PathLike = None, corpus_dir: PathLike = None) -> str:
-    """One line saying how many documents and chunks are indexed (or what is wrong with the index)."""
+def corpus_status(*, index_dir: PathLike = None, corpus_dir: PathLike = None, watcher: Any = None) -> str:
+    """One line saying how many documents and chunks are indexed (or what is wrong with the index), and,
+    with a corpus ``watcher``, whether an update is running or how the last one went."""
     try:
         index = qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).index
     except USER_ERRORS as error:
         return render_error(str(error))
     manifest = index.manifest
+    update = f" {_e(watcher.status)}" if watcher is not None and watcher.status else ""
     return (
         f'<div class="qa-meta" id="qa-status">Indexed: {manifest.document_count} documents, '
-        f"{manifest.chunk_count} passages (built {_e(manifest.built_at)}).</div>"
+        f"{manifest.chunk_count} passages (built {_e(manifest.built_at)}).{update}</div>"
     )
 
 
-def build_page(*, index_dir: PathLike = None, corpus_dir: PathLike = None) -> Any:
-    """The ``gr.Blocks`` page; nothing is loaded until the first question (or the status line)."""
+def build_page(*, index_dir: PathLike = None, corpus_dir: PathLike = None, watcher: Any = None) -> Any:
+    """The ``gr.Blocks`` page; nothing is loaded until the first question (or the status line). With a
+    corpus ``watcher`` the status line refreshes every few seconds."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no phoning home
     import gradio as gr
 
     with gr.Blocks(title="Ask the corpus") as page:
         gr.Markdown("# Ask the corpus\nAnswers are copied from the articles, with the passage they came from.")
-        gr.HTML(corpus_status(index_dir=index_dir, corpus_dir=corpus_dir))
+        status = gr.HTML(corpus_status(index_dir=index_dir, corpus_dir=corpus_dir, watcher=watcher))
+        if watcher is not None:
+            gr.Timer(STATUS_REFRESH_SECONDS).tick(
+                lambda: corpus_status(index_dir=index_dir, corpus_dir=corpus_dir, watcher=watcher),
+                outputs=status,
+                api_visibility="private",
+                queue=False,
+                show_progress="hidden",
+            )
         with gr.Row():
             question = gr.Textbox(
                 label="Question",
@@ -214,7 +226,7 @@ def answer_json(
     return 200, result.to_dict()
 
 
-def build_app(*, index_dir: PathLike = None, corpus_dir: PathLike = None) -> Any:
+def build_app(*, index_dir: PathLike = None, corpus_dir: PathLike = None, watcher: Any = None) -> Any:
     """The served application: the page at ``/`` and a JSON route, ``GET /api/answer?q=...[&k=&mode=]``,
     that ``qa ask`` uses when a server is running."""
     import gradio as gr
@@ -232,7 +244,7 @@ def build_app(*, index_dir: PathLike = None, corpus_dir: PathLike = None) -> Any
         )
         return JSONResponse(body, status_code=status)
 
-    page = build_page(index_dir=index_dir, corpus_dir=corpus_dir)
+    page = build_page(index_dir=index_dir, corpus_dir=corpus_dir, watcher=watcher)
     return gr.mount_gradio_app(api, page, path="/", css=CSS, max_file_size="1kb", show_error=False)
 
 
@@ -243,16 +255,33 @@ def serve(
     index_dir: PathLike = None,
     corpus_dir: PathLike = None,
     block: bool = True,
+    watch_seconds: float = 2.0,
 ) -> Any:
     """Load the models, then serve the page and the JSON route on ``host:port`` (no share link). With
-    ``block`` False the server runs in a background thread; returns the ``uvicorn.Server``."""
+    ``block`` False the server runs in a background thread; returns the ``uvicorn.Server``.
+
+    Every ``watch_seconds`` (0: never) the corpus folder is checked; changed files are indexed in the
+    background and the new index replaces the old one in this process; questions asked meanwhile are
+    answered from the old one."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # this process never reaches for a model hub
     import threading
 
     import uvicorn
 
-    qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).load()
-    app = build_app(index_dir=index_dir, corpus_dir=corpus_dir)
+    from embeddings.encoder import SentenceTransformerEncoder
+    from embeddings.watch import CorpusWatcher
+
+    answerer = qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).load()
+    watcher = None
+    if watch_seconds > 0:
+        watcher = CorpusWatcher(
+            answerer.corpus_dir,
+            answerer.index_dir,
+            encoder=SentenceTransformerEncoder(),
+            interval=watch_seconds,
+            on_rebuilt=answerer.refresh,
+        ).start()
+    app = build_app(index_dir=index_dir, corpus_dir=corpus_dir, watcher=watcher)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     print(f"Serving on http://{host}:{port}", flush=True)
     if block:

@@ -165,7 +165,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the page until interrupted."""
     from app import serve
 
-    serve(host=args.host, port=args.port, index_dir=args.index, corpus_dir=args.corpus)
+    serve(
+        host=args.host, port=args.port, index_dir=args.index, corpus_dir=args.corpus, watch_seconds=args.watch_seconds
+    )
     return 0
 
 
@@ -224,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     paths(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    serve.add_argument(
+        "--watch-seconds",
+        type=float,
+        default=2.0,
+        help="how often to look for changed corpus files and index them while serving (default 2; 0: never)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     evaluate = commands.add_parser("eval", help="score the system on gold question sets")

@@ -155,6 +155,20 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
+def corpus_signature(corpus_dir: str | Path) -> tuple[tuple[str, int, int], ...]:
+    """(relative path, size, modification time) of every indexable file: a cheap, stat-only way to notice
+    that the corpus changed (``corpus_fingerprint`` reads every byte). Empty for a missing folder."""
+    root = Path(corpus_dir).resolve()
+    signature = []
+    for path in corpus_files(root) if root.is_dir() else []:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        signature.append((str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns))
+    return tuple(signature)
+
+
 def corpus_fingerprint(corpus_dir: str | Path) -> str:
     """SHA-256 over the names and bytes of the indexable files: it changes when any file changes."""
     root = Path(corpus_dir).resolve()

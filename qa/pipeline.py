@@ -7,6 +7,7 @@ loaded index and models and runs the steps in order.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from embeddings.chunking import Chunk
 from embeddings.documents import document_header
 from embeddings.encoder import Encoder, SentenceTransformerEncoder
+from embeddings.errors import IndexLoadError
 from embeddings.index import CorpusIndex, load_index
 from embeddings.retrieval import MODES, CorpusRetriever, ScoredChunk
 from qa.citations import cite, retrieved_passage
@@ -26,6 +28,7 @@ from qa.reading import PlacedCandidate, read_windows
 from qa.types import Answer, RetrievedPassage
 from qa.windows import reading_windows
 
+LOG = logging.getLogger(__name__)
 NO_ANSWER_REASON = "No passage of the corpus answers this question."
 
 
@@ -48,6 +51,7 @@ class QuestionAnswerer:
         self.reader: Reader = reader if reader is not None else ReaderModel()
         self.check_stale = check_stale
         self._loaded: tuple[CorpusIndex, CorpusRetriever] | None = None
+        self._stamp: tuple[int, int] | None = None  # the loaded index's manifest file (mtime, size)
         self._lock = threading.Lock()
 
     def load(self) -> QuestionAnswerer:
@@ -57,17 +61,58 @@ class QuestionAnswerer:
         self.reader.load()
         return self
 
+    def _manifest_stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = (self.index_dir / "manifest.json").stat()
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size)
+
+    def _load_snapshot(self) -> tuple[CorpusIndex, CorpusRetriever]:
+        index = load_index(
+            self.index_dir,
+            encoder_id=self.encoder.encoder_id,
+            dimension=self.encoder.dimension,
+            corpus_dir=self.corpus_dir if self.check_stale else None,
+        )
+        return (index, CorpusRetriever(index, self.encoder))
+
     def _ensure_loaded(self) -> tuple[CorpusIndex, CorpusRetriever]:
+        """The loaded (index, retriever) snapshot: loaded on first use, and loaded again when the index
+        folder was rebuilt since (by ``qa index``, another process, or the server's watcher)."""
+        loaded = self._loaded
+        if loaded is not None:
+            if self._manifest_stamp() != self._stamp:
+                self.refresh()
+            return self._loaded or loaded
         with self._lock:
             if self._loaded is None:
-                index = load_index(
-                    self.index_dir,
-                    encoder_id=self.encoder.encoder_id,
-                    dimension=self.encoder.dimension,
-                    corpus_dir=self.corpus_dir if self.check_stale else None,
-                )
-                self._loaded = (index, CorpusRetriever(index, self.encoder))
+                self._stamp = self._manifest_stamp()
+                self._loaded = self._load_snapshot()
             return self._loaded
+
+    def refresh(self) -> bool:
+        """Load the index again if its folder changed since it was loaded; True when a new one is in use.
+
+        Questions asked meanwhile (other threads) keep the snapshot they started with. A rebuilt index that
+        cannot be used (stale against the corpus again, damaged) is logged and the loaded one stays.
+        """
+        if self._loaded is None or not self._lock.acquire(blocking=False):
+            return False  # not loaded yet, or another thread is loading it right now
+        try:
+            stamp = self._manifest_stamp()
+            if stamp == self._stamp:
+                return False
+            try:
+                snapshot = self._load_snapshot()
+            except IndexLoadError as error:
+                LOG.warning("kept the loaded index: the rebuilt one at %s is not usable: %s", self.index_dir, error)
+                self._stamp = stamp  # do not try again until the folder changes again
+                return False
+            self._loaded, self._stamp = snapshot, stamp
+            return True
+        finally:
+            self._lock.release()
 
     @property
     def index(self) -> CorpusIndex:
@@ -77,48 +122,61 @@ class QuestionAnswerer:
     def retrieve(self, question: str, *, top_k: int | None = None, mode: str | None = None) -> list[ScoredChunk]:
         """The retrieved chunks for a cleaned question, best first. Raises ``InvalidOptionError`` for a
         ``top_k`` below 1 or an unknown ``mode``."""
+        return self._retrieve(self._ensure_loaded()[1], question, top_k=top_k, mode=mode)
+
+    @staticmethod
+    def _retrieve(
+        retriever: CorpusRetriever, question: str, *, top_k: int | None, mode: str | None
+    ) -> list[ScoredChunk]:
         top_k = DEFAULT_TOP_K if top_k is None else top_k
         if not isinstance(top_k, int) or top_k < 1:
             raise InvalidOptionError(f"top_k must be a positive whole number, not {top_k!r}")
         mode = DEFAULT_MODE if mode is None else mode
         if mode not in MODES:
             raise InvalidOptionError(f"Unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}.")
-        return self._ensure_loaded()[1].retrieve(question, top_k, mode=mode)
+        return retriever.retrieve(question, top_k, mode=mode)
 
     def answer(self, question: str, *, top_k: int | None = None, mode: str | None = None) -> Answer:
-        """Answer ``question`` from the corpus; see ``qa.answer``."""
+        """Answer ``question`` from the corpus; see ``qa.answer``. One index snapshot serves the whole
+        question, even if a rebuilt index is swapped in meanwhile."""
         question = clean_question(question)
-        retrieved = self.retrieve(question, top_k=top_k, mode=mode)
-        index = self.index
+        index, retriever = self._ensure_loaded()
+        retrieved = self._retrieve(retriever, question, top_k=top_k, mode=mode)
         passages = tuple(retrieved_passage(r, index) for r in retrieved)
-        return self._answer(question, self._read(question, retrieved, with_previous=True), passages)
+        return self._answer(question, self._read(question, retrieved, index, with_previous=True), passages, index)
 
     def answer_from_passages(self, question: str, chunks: Sequence[Chunk]) -> Answer:
         """Run only the reader (no retrieval) over the given chunks: the eval's isolated-reader mode."""
         question = clean_question(question)
         self.load()
         retrieved = [ScoredChunk(c, 0.0, rank) for rank, c in enumerate(chunks)]
-        return self._answer(question, self._read(question, retrieved, with_previous=False), ())
+        index = self.index
+        return self._answer(question, self._read(question, retrieved, index, with_previous=False), (), index)
 
-    def reading_header(self, doc_id: str) -> str:
+    def reading_header(self, doc_id: str, index: CorpusIndex | None = None) -> str:
         """The line the reader sees above a passage of ``doc_id``: its title and date when the shipped
         reader was calibrated that way (news paragraphs say "last week" and "the deal" and leave the
         subject and the date to the headline and dateline), else nothing."""
         if not self.reader.calibration.passage_header:
             return ""
-        return document_header(self.index.documents[doc_id])
+        return document_header((index or self.index).documents[doc_id])
 
-    def _read(self, question: str, retrieved: Sequence[ScoredChunk], *, with_previous: bool) -> list[PlacedCandidate]:
-        index = self.index
+    def _read(
+        self, question: str, retrieved: Sequence[ScoredChunk], index: CorpusIndex, *, with_previous: bool
+    ) -> list[PlacedCandidate]:
         windows = reading_windows(retrieved, index, with_previous=with_previous)
-        headers = [self.reading_header(w.doc_id) for w in windows]
+        headers = [self.reading_header(w.doc_id, index) for w in windows]
         # Retrieved windows are read best first until an answer is clearly ahead; the isolated-reader mode
         # (the eval's) reads every passage it is given.
         stop_margin = self.reader.calibration.stop_margin if with_previous else None
         return read_windows(self.reader, question, windows, index.documents, headers, stop_margin=stop_margin)
 
     def _answer(
-        self, question: str, candidates: list[PlacedCandidate], passages: tuple[RetrievedPassage, ...]
+        self,
+        question: str,
+        candidates: list[PlacedCandidate],
+        passages: tuple[RetrievedPassage, ...],
+        index: CorpusIndex,
     ) -> Answer:
         groups = group_candidates(candidates)
         chosen = choose_answers(groups, threshold=self.reader.calibration.threshold)
@@ -136,7 +194,7 @@ class QuestionAnswerer:
                 text=g.best.candidate.text.strip(),
                 score=round(g.score, 4),
                 question=question,
-                citations=tuple(cite(member, self.index) for member in g.members),
+                citations=tuple(cite(member, index) for member in g.members),
             )
             for g in chosen
         ]

@@ -29,8 +29,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(index_dir: Path, *, timeout: float = 180.0):
-    """Start ``qa serve`` on a free loopback port; yield its base URL; stop it afterwards."""
+def running_server(index_dir: Path, *, corpus_dir: Path = CORPUS_DIR, timeout: float = 180.0):
+    """Start ``qa serve`` over ``index_dir`` and ``corpus_dir`` on a free loopback port; yield its base URL;
+    stop it afterwards."""
     port = free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     process = subprocess.Popen(
@@ -44,7 +45,7 @@ def running_server(index_dir: Path, *, timeout: float = 180.0):
             "--index",
             str(index_dir),
             "--corpus",
-            str(CORPUS_DIR),
+            str(corpus_dir),
         ],
         cwd=PROJECT_ROOT,
         env=env,

@@ -100,7 +100,7 @@ def test_serve_defaults_to_loopback_without_share(monkeypatch):
     monkeypatch.setattr(uvicorn.Server, "run", lambda self: configs.append(self.config))
     monkeypatch.setattr(app.qa, "get_answerer", lambda **kwargs: type("Loaded", (), {"load": lambda self: self})())
     monkeypatch.setattr(app, "build_app", lambda **kwargs: "the app")
-    app.serve()
+    app.serve(watch_seconds=0)  # the corpus watcher is covered by tests/test_live_index.py
     (config,) = configs
     assert (config.host, config.port, config.app) == ("127.0.0.1", 7860, "the app")
 

@@ -244,3 +244,37 @@ def test_reading_goes_on_while_no_answer_is_clearly_ahead(small_index, fake_enco
     full, unsure = eager.answer(QUESTION), adaptive.answer(QUESTION)
     assert len(adaptive.reader.calls) == len(eager.reader.calls[0][1])  # every window read
     assert unsure.to_dict() == full.to_dict()
+
+
+NEW_ARTICLE = """Turkish drivers freed in Mosul
+
+By A. Reporter
+12 September 2014
+
+Militants in Mosul released 32 Turkish truck drivers on Thursday, the Turkish foreign ministry said.
+"""
+NEW_QUESTION = "How many Turkish truck drivers were released?"
+
+
+def test_a_rebuilt_index_is_used_by_a_running_answerer(small_index, fake_encoder):
+    corpus, index_dir = small_index
+    answerer = _answerer(small_index, fake_encoder, {NEW_QUESTION: [("32", 6.0)]})
+    assert answerer.answer(NEW_QUESTION).text is None
+    (corpus / "drivers.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    # The corpus changed but nobody rebuilt yet: the loaded index keeps answering, no stale-index error.
+    assert answerer.answer(NEW_QUESTION).text is None and not answerer.refresh()
+    build_index(corpus, index_dir, encoder=fake_encoder)  # as `qa index` in another process would
+    result = answerer.answer(NEW_QUESTION)
+    assert result.text == "32" and result.citations[0].doc_id == "drivers.txt"
+    assert not answerer.refresh()  # nothing new since
+
+
+def test_an_unusable_rebuilt_index_leaves_the_loaded_one_in_use(small_index, fake_encoder):
+    corpus, index_dir = small_index
+    answerer = _answerer(small_index, fake_encoder, {QUESTION: [("5,000", 6.0)]})
+    assert answerer.answer(QUESTION).text == "5,000"
+    (corpus / "drivers.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    build_index(corpus, index_dir, encoder=fake_encoder)
+    (corpus / "drivers.txt").write_text(NEW_ARTICLE + "\nOne more line.\n", encoding="utf-8")  # stale again
+    assert not answerer.refresh()
+    assert answerer.answer(QUESTION).text == "5,000"

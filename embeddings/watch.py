@@ -1,0 +1,103 @@
+"""Keep an index in step with its corpus folder while a server runs: poll the folder, rebuild on change.
+
+``CorpusWatcher`` notices added, changed and deleted files by a stat-only signature, rebuilds with
+``build_index`` (only changed chunks are embedded; the new folder replaces the old one atomically), then
+calls ``on_rebuilt`` so the server swaps the new index in. A failed rebuild leaves the previous index in
+use and says why in ``status``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from embeddings.documents import corpus_signature
+from embeddings.encoder import Encoder
+from embeddings.errors import CorpusError
+from embeddings.index import build_index
+
+LOG = logging.getLogger(__name__)
+
+
+class CorpusWatcher:
+    """Polls ``corpus_dir`` every ``interval`` seconds (in a daemon thread once ``start``-ed) and rebuilds
+    ``index_dir`` when its files change. The corpus as it is at construction counts as indexed."""
+
+    def __init__(
+        self,
+        corpus_dir: str | Path,
+        index_dir: str | Path,
+        *,
+        encoder: Encoder,
+        interval: float = 2.0,
+        on_rebuilt: Callable[[], object] | None = None,
+    ) -> None:
+        self.corpus_dir = Path(corpus_dir)
+        self.index_dir = Path(index_dir)
+        self.encoder = encoder
+        self.interval = interval
+        self.on_rebuilt = on_rebuilt
+        self.updating = False
+        self.last_error: str | None = None
+        self.last_update: str | None = None
+        self._signature = corpus_signature(self.corpus_dir)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def status(self) -> str:
+        """A few words for the page: whether an update runs, how the last one went."""
+        if self.updating:
+            return "Updating the index with changed files…"
+        if self.last_error:
+            return f"The last update failed ({self.last_error}); answers still come from the previous index."
+        return f"Last update: {self.last_update}." if self.last_update else ""
+
+    def check_once(self) -> bool:
+        """Rebuild if the corpus changed since the last look; True when a new index was written."""
+        signature = corpus_signature(self.corpus_dir)
+        if signature == self._signature:
+            return False
+        self._signature = signature  # taken before the build: a change during it triggers another
+        self.updating = True
+        began = time.perf_counter()
+        try:
+            report = build_index(self.corpus_dir, self.index_dir, encoder=self.encoder)
+        except (CorpusError, OSError, ValueError) as error:
+            self.last_error = str(error)
+            LOG.warning("index update failed, keeping the previous index: %s", error)
+            return False
+        finally:
+            self.updating = False
+        self.last_error = None
+        self.last_update = (
+            f"{report.manifest.document_count} documents, {report.embedded} passages embedded, "
+            f"{report.reused} reused, in {time.perf_counter() - began:.1f} s"
+        )
+        LOG.info("index updated: %s", self.last_update)
+        if self.on_rebuilt is not None:
+            self.on_rebuilt()
+        return True
+
+    def start(self) -> CorpusWatcher:
+        """Poll in a daemon thread until ``stop``."""
+        self._thread = threading.Thread(target=self._run, name="corpus-watcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop polling (an update in progress finishes first)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.check_once()
+            except Exception:  # the watcher must outlive any one bad update
+                LOG.exception("index update crashed; the previous index stays in use")
+                self.updating = False
