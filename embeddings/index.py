@@ -141,26 +141,28 @@ def replace_folder(new: Path, target: Path) -> None:
     """Put the folder ``new`` where ``target`` is: the old ``target`` moves aside to ``.NAME.old`` first and
     is deleted after, so a crash at any moment leaves a whole folder to find (a backup left by an earlier
     crash is restored when ``target`` is missing, else dropped)."""
-    backup = target.with_name(f".{target.name}.old")
-    if backup.exists():
-        if target.exists():
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(backup, target)
+    backup = _settle_backup(target)
     if target.exists():
         os.replace(target, backup)
     os.replace(new, target)
     shutil.rmtree(backup, ignore_errors=True)
 
 
-def recover_interrupted_swap(index_dir: Path) -> None:
-    """Finish or undo a swap that a crash interrupted, and remove stale temporary folders."""
-    backup = index_dir.with_name(f".{index_dir.name}.old")
+def _settle_backup(target: Path) -> Path:
+    """Resolve a ``.NAME.old`` backup a crash left beside ``target``: drop it when ``target`` is whole,
+    put it back when ``target`` is missing. Returns the backup's path."""
+    backup = target.with_name(f".{target.name}.old")
     if backup.exists():
-        if index_dir.exists():
+        if target.exists():
             shutil.rmtree(backup, ignore_errors=True)
         else:
-            os.replace(backup, index_dir)
+            os.replace(backup, target)
+    return backup
+
+
+def recover_interrupted_swap(index_dir: Path) -> None:
+    """Finish or undo a swap that a crash interrupted, and remove stale temporary folders."""
+    _settle_backup(index_dir)
     for temporary in index_dir.parent.glob(f".{index_dir.name}.tmp-*"):
         pid = temporary.name.rsplit("-", 2)[-2]
         if not (pid.isdigit() and _process_alive(int(pid))) or int(pid) == os.getpid():
