@@ -87,6 +87,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 DEFAULT_SERVER_URL = "http://127.0.0.1:7860"
 
 
+class ServerRefusedError(Exception):
+    """A running server refused the question; its message says why."""
+
+
 def _ask_server(args: argparse.Namespace) -> dict | None:
     """The answer from a running ``qa serve`` over the same index and corpus, as ``Answer.to_dict()``; None
     when no such server answers (then the caller answers in this process). A server that refuses the
@@ -117,10 +121,6 @@ def _ask_server(args: argparse.Namespace) -> dict | None:
         return None  # another index (409), or not our server (404)
     except (OSError, ValueError):
         return None  # nothing listening, or not answering JSON
-
-
-class ServerRefusedError(Exception):
-    """A running server refused the question; its message says why."""
 
 
 def print_answer(answer: dict) -> None:

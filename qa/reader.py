@@ -271,7 +271,7 @@ class ReaderModel:
         pairs = self._pairs(tokenizer, items)
         if not pairs:
             return results
-        windows = self._windows(tokenizer, model, pairs)
+        windows = self._windows(model, pairs)
         passages = [pair.passage for pair in pairs]
         per_pair = decode_windows(
             windows,
@@ -301,10 +301,9 @@ class ReaderModel:
                 pairs.append(_Pair(item, passage_index, question, passage, prefix))
         return pairs
 
-    def _windows(self, tokenizer: Any, model: Any, pairs: list[_Pair]) -> list[WindowLogits]:
+    def _windows(self, model: Any, pairs: list[_Pair]) -> list[WindowLogits]:
         """Tokenise every pair into stride windows and run them through the model (ONNX: each window alone;
         torch: shortest first in padded batches); returns each window's logits with its offsets."""
-        del tokenizer  # the windows come from the pair tokenizer of this reader's length and stride
         pair_tokenizer = _pair_tokenizer(str(self.model_dir), self.max_length, self.stride)
         encodings = pair_tokenizer.encode_batch([(pair.question, pair.prefix + pair.passage) for pair in pairs])
         windows = [(p, window) for p, encoding in enumerate(encodings) for window in [encoding, *encoding.overflowing]]
