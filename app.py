@@ -30,6 +30,7 @@ EXAMPLES = [
 ]
 CONCURRENCY_LIMIT = 4
 STATUS_REFRESH_SECONDS = 3
+PASTE_LIMIT_CHARS = 20 * MAX_QUESTION_CHARS
 QUEUE_SIZE = 64
 
 CSS = """
@@ -168,7 +169,9 @@ def build_page(*, index_dir: PathLike = None, corpus_dir: PathLike = None, watch
             question = gr.Textbox(
                 label="Question",
                 placeholder="How many Hellfire missiles were sold to Iraq?",
-                max_length=MAX_QUESTION_CHARS,
+                # Longer than the library's limit on purpose: a long paste reaches the server and gets the
+                # "too long" message instead of being cut silently in the browser.
+                max_length=PASTE_LIMIT_CHARS,
                 lines=1,
                 scale=5,
                 elem_id="qa-question",
@@ -179,7 +182,7 @@ def build_page(*, index_dir: PathLike = None, corpus_dir: PathLike = None, watch
             mode = gr.Radio(
                 [DEFAULT_MODE, *(m for m in MODES if m != DEFAULT_MODE)], value=DEFAULT_MODE, label="Retrieval"
             )
-        gr.Examples(EXAMPLES, inputs=question)
+        examples = gr.Examples(EXAMPLES, inputs=question)
         answer_html = gr.HTML(elem_id="qa-answer")
         alternatives_html = gr.HTML(elem_id="qa-alternatives")
         with gr.Accordion("Retrieved passages", open=False):
@@ -190,6 +193,10 @@ def build_page(*, index_dir: PathLike = None, corpus_dir: PathLike = None, watch
 
         outputs = [answer_html, alternatives_html, passages_html]
         button.click(on_ask, [question, top_k, mode], outputs, api_name="ask", concurrency_limit=CONCURRENCY_LIMIT)
+        # Clicking an example asks it (with the options as set), not only fills the box.
+        examples.load_input_event.then(
+            on_ask, [question, top_k, mode], outputs, api_visibility="private", concurrency_limit=CONCURRENCY_LIMIT
+        )
         question.submit(
             on_ask, [question, top_k, mode], outputs, api_visibility="undocumented", concurrency_limit=CONCURRENCY_LIMIT
         )

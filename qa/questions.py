@@ -15,7 +15,8 @@ def clean_question(question: object, *, max_chars: int = MAX_QUESTION_CHARS) -> 
     """Return the question NFC-normalised, without control/format characters or lone surrogates, with
     white space collapsed.
 
-    Raises ``InvalidQuestionError`` for a non-string, ``EmptyQuestionError`` when nothing readable is left,
+    Raises ``InvalidQuestionError`` for a non-string, ``EmptyQuestionError`` when nothing readable is left
+    (the message tells an empty question from one of symbols or emoji only),
     ``QuestionTooLongError`` when it is longer than ``max_chars`` characters.
     """
     if not isinstance(question, str):
@@ -29,9 +30,14 @@ def clean_question(question: object, *, max_chars: int = MAX_QUESTION_CHARS) -> 
         raise QuestionTooLongError(
             f"The question is {len(text):,} characters long; the limit is {max_chars:,}. Ask something shorter."
         )
-    if not text or not any(ch.isalnum() for ch in text):
+    if not text:
         raise EmptyQuestionError(
             "The question is empty. Type a question, e.g. 'How many Hellfire missiles were sold to Iraq?'"
+        )
+    if not any(ch.isalnum() for ch in text):
+        raise EmptyQuestionError(
+            "The question has no words in it, only symbols or emoji. Ask in words, e.g. 'How many Hellfire "
+            "missiles were sold to Iraq?'"
         )
     return text
 

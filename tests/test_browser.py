@@ -108,10 +108,25 @@ def test_empty_question_shows_a_message(server, browser):
     page.close()
 
 
-def test_question_box_has_a_length_limit(server, browser):
+def test_a_long_paste_is_refused_with_the_limit_not_cut(server, browser):
     page = browser.new_page()
     page.goto(server, wait_until="networkidle")
-    assert page.locator("#qa-question textarea").get_attribute("maxlength") == "1000"
+    box = page.locator("#qa-question textarea")
+    box.fill("How many missiles? " * 263)  # 4,997 characters
+    page.locator("#qa-ask").click()
+    page.wait_for_selector("#qa-error", timeout=60_000)
+    message = page.locator("#qa-error").inner_text()
+    assert "4,996 characters" in message and "1,000" in message  # white space collapsed, then measured
+    assert int(box.get_attribute("maxlength") or 0) > 5000
+    page.close()
+
+
+def test_clicking_an_example_asks_it(server, browser):
+    page = browser.new_page()
+    page.goto(server, wait_until="networkidle")
+    page.get_by_text("How many Hellfire missiles were sold to Iraq?").first.click()
+    page.wait_for_selector("#qa-answer-text, #qa-not-found", timeout=120_000)
+    assert page.locator("#qa-question textarea").input_value() == "How many Hellfire missiles were sold to Iraq?"
     page.close()
 
 

@@ -20,8 +20,11 @@ def test_limits():
     assert clean_question("a" * 1000)
     with pytest.raises(QuestionTooLongError, match="1,000"):
         clean_question("a" * 1001)
-    with pytest.raises(EmptyQuestionError):
+    with pytest.raises(EmptyQuestionError, match="empty"):
         clean_question("\x00\x01 ")
+    with pytest.raises(EmptyQuestionError, match="no words") as emoji_only:
+        clean_question("🙂🙂 ?!")
+    assert "empty" not in str(emoji_only.value)
     with pytest.raises(InvalidQuestionError):
         clean_question(b"bytes")
 
