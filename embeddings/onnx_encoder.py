@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -156,13 +155,11 @@ class OnnxQueryGraph:
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.dimension = int(self.session.get_outputs()[0].shape[-1])
-        self._lock = threading.Lock()  # the tokenizer's truncation state is shared
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One unit vector per text (sentence-transformers strips each text before tokenising)."""
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        with self._lock:
-            encodings = self.tokenizer.encode_batch([text.strip() for text in texts])
+        encodings = self.tokenizer.encode_batch([text.strip() for text in texts])
         for row, encoding in enumerate(encodings):
             feeds = {
                 "input_ids": np.asarray([encoding.ids], dtype=np.int64),

@@ -159,7 +159,7 @@ class QuestionAnswerer:
         subject and the date to the headline and dateline), else nothing."""
         if not self.reader.calibration.passage_header:
             return ""
-        return document_header((index or self.index).documents[doc_id])
+        return document_header((index if index is not None else self.index).documents[doc_id])
 
     def _read(
         self, question: str, retrieved: Sequence[ScoredChunk], index: CorpusIndex, *, with_previous: bool
