@@ -1,7 +1,8 @@
 """Documents -> chunks -> vectors -> a saved index; retrieval of scored chunks for a question."""
 
 from embeddings.chunking import Chunk, chunk_document
-from embeddings.documents import Document, SkippedFile, clean_article, corpus_fingerprint, load_corpus
+from embeddings.corpus import corpus_fingerprint, load_corpus
+from embeddings.documents import Document, SkippedFile, clean_article
 from embeddings.encoder import DEFAULT_ENCODER_ID, Encoder, HashingEncoder, SentenceTransformerEncoder
 from embeddings.errors import (
     CorpusError,

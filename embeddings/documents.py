@@ -3,19 +3,12 @@ and title/author/date metadata. Cleaning is code; the files on disk are never ed
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
-
-from embeddings.errors import CorpusNotFoundError
 
 LOG = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".md")
-MAX_FILE_BYTES = 5_000_000  # a larger "article" is almost surely not one; skipped with a warning
 
 MONTHS = "January February March April May June July August September October November December".split()
 _DATE = re.compile(r"\b(\d{1,2})\s+(" + "|".join(MONTHS) + r")\s+(\d{4})\b")
@@ -26,12 +19,29 @@ _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", re.DOTALL)
 _ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 _SENTENCE_END = re.compile(r"[.!?:;\"”’')\]…]\s*$")
+_BYLINE = re.compile(r"^(?:by|von|par)\s+", re.IGNORECASE)
+# Words that open sentences and never continue a name across a page break ("... the Gulf | States").
+_FUNCTION_WORDS = frozenset(
+    """a an the this that these those it its he she they we i you his her their our my your there here
+    in on at of for from to by with without within into onto over under after before during since until
+    despite although though while when where whether which who whom whose what why how if unless because as
+    and but or nor so yet also still then thus however meanwhile moreover instead indeed
+    not no all some many most few each every both either neither one two three
+    is are was were be been has have had do does did will would can could may might must shall should
+    according among against around about above below between beyond through throughout toward towards""".split()
+)
+# Articles, prepositions and conjunctions: a sentence never ends in one, so a block that does was cut.
+_NEVER_LAST = frozenset(
+    "a an the of in on at to for from with by into onto and or but nor than as whose their its his her".split()
+)
 _AUTHOR = re.compile(r"^[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*){0,4}$")
 
 
 @dataclass(frozen=True)
 class Document:
-    """A cleaned article. ``text`` is the body (paragraphs joined by blank lines); ``date`` is ISO or None."""
+    """A cleaned article. ``text`` is the body (paragraphs joined by blank lines); ``date`` is ISO or None;
+    ``url`` is where the article was published (when its file says); ``source`` is the corpus file it came
+    from, relative to the corpus folder (one file of records holds many documents)."""
 
     doc_id: str
     title: str
@@ -39,6 +49,8 @@ class Document:
     date: str | None = None
     author: str | None = None
     paragraph_starts: tuple[int, ...] = ()
+    url: str | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,27 +101,13 @@ def _blocks(raw: str) -> list[tuple[bool, str]]:
     return blocks
 
 
-def clean_article(raw: str, *, doc_id: str) -> Document:
-    """Turn one article's raw text into a ``Document``.
-
-    The title is the first heading, or else the first line. Short lines right under it that hold a
-    "D Month YYYY" date and/or a capitalised name become ``date`` and ``author``. The footer is cut,
-    escapes and markdown are removed, and a paragraph that stops without closing punctuation is joined
-    with the next one (a page break split it). Raises ``ValueError`` when no body text is left.
-    """
-    raw = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
-    raw = _FOOTER.sub("", raw)
-    blocks = _blocks(raw)
-    if not blocks:
-        raise ValueError("no text")
-    title = blocks[0][1]
-    body_blocks = blocks[1:]
+def _header(blocks: list[tuple[bool, str]]) -> tuple[str | None, str | None, list[tuple[bool, str]]]:
+    """Date and author from at most two short blocks at the top; returns them and the blocks left."""
     author = date = None
-    # Metadata sits in at most two short blocks under the title.
-    while body_blocks and len(body_blocks[0][1].split()) <= 10 and not body_blocks[0][0]:
-        candidate = body_blocks[0][1]
+    while blocks and len(blocks[0][1].split()) <= 10 and not blocks[0][0]:
+        candidate = blocks[0][1]
         found_date = _parse_date(candidate)
-        rest = _DATE.sub("", candidate).strip(" ,|-")
+        rest = _BYLINE.sub("", _DATE.sub("", candidate).strip(" ,|-–—·"))
         if found_date is None and not _AUTHOR.match(rest):
             break
         if rest and _AUTHOR.match(rest) and author is None:
@@ -117,117 +115,98 @@ def clean_article(raw: str, *, doc_id: str) -> Document:
         elif rest:
             break
         date = date or found_date
-        body_blocks = body_blocks[1:]
+        blocks = blocks[1:]
+    return date, author, blocks
+
+
+def _opens_sentence(word: str) -> bool:
+    """Whether a capitalised word at the head of a block reads as a sentence's first word: a function word
+    ("The", "In", "Despite") or a word followed by a comma or colon ("Legally,")."""
+    return word.rstrip(",;:").lower() in _FUNCTION_WORDS or word[-1:] in ",;:"
+
+
+def split_by_page_break(previous: str, following: str) -> bool:
+    """Whether two blocks are one paragraph cut by a page break rather than two paragraphs.
+
+    ``previous`` must stop without closing punctuation, and ``following`` must go on with the sentence: it
+    starts with a lowercase letter ("... the de facto | making, and ..."), ``previous`` ends in a word no
+    sentence ends in ("... damaged its pumps in | 2013."), or the cut falls inside a name,
+    a capitalised word on each side ("the Gulf | States are ..."), the second not one that opens sentences.
+    A paragraph that merely lacks its full stop, or ends in a reference mark (":12", "1995>"), is followed
+    by a sentence's first word and stays separate."""
+    if _SENTENCE_END.search(previous):
+        return False
+    words = following.split()
+    last = previous.split()[-1] if previous.split() else ""
+    if not words or not last:
+        return False
+    first = words[0]
+    if first[0].islower() or last.lower() in _NEVER_LAST:
+        return True
+    return last[0].isupper() and last[-1].isalpha() and first[0].isupper() and not _opens_sentence(first)
+
+
+def build_document(
+    doc_id: str,
+    blocks: list[tuple[bool, str]],
+    *,
+    title: str | None = None,
+    date: str | None = None,
+    author: str | None = None,
+    url: str | None = None,
+    source: str | None = None,
+) -> Document:
+    """Assemble a ``Document`` from cleaned (is_heading, text) blocks and whatever metadata the file gave.
+
+    Without a ``title`` the first block is the title. Short date/byline blocks at the top fill ``date`` and
+    ``author`` when those are missing (and are dropped from the body either way); blocks a page break split
+    are joined (``split_by_page_break``). Raises ``ValueError`` when no body text is left.
+    """
+    if not blocks:
+        raise ValueError("no text")
+    if title is None:
+        title, blocks = blocks[0][1], blocks[1:]
+    elif blocks and blocks[0][1].strip().lower() == title.strip().lower():
+        blocks = blocks[1:]  # the page repeats its title as the first heading
+    found_date, found_author, blocks = _header(blocks)
     paragraphs: list[str] = []
-    previous_open = False
-    for is_heading, text in body_blocks:
-        if paragraphs and previous_open and not is_heading:
+    previous_joinable = False
+    for is_heading, text in blocks:
+        if paragraphs and previous_joinable and not is_heading and split_by_page_break(paragraphs[-1], text):
             paragraphs[-1] = paragraphs[-1] + " " + text
         else:
             paragraphs.append(text)
-        previous_open = not is_heading and not _SENTENCE_END.search(text)
+        previous_joinable = not is_heading
     if not paragraphs:
         raise ValueError("no body text under the title")
     starts, position = [], 0
     for paragraph in paragraphs:
         starts.append(position)
         position += len(paragraph) + 2
-    return Document(doc_id, title, "\n\n".join(paragraphs), date, author, tuple(starts))
+    return Document(
+        doc_id,
+        title,
+        "\n\n".join(paragraphs),
+        date or found_date,
+        author or found_author,
+        tuple(starts),
+        url=url,
+        source=source,
+    )
 
 
-def corpus_files(corpus_dir: str | Path) -> list[Path]:
-    """The indexable files of ``corpus_dir`` (recursive, sorted), never following a link out of it."""
-    root = Path(corpus_dir).resolve()
-    files = []
-    for directory, _, names in os.walk(root, followlinks=False):
-        for name in names:
-            path = Path(directory) / name
-            if path.suffix.lower() in SUPPORTED_SUFFIXES and not name.startswith("."):
-                files.append(path)
-    return sorted(files)
+def text_blocks(raw: str) -> list[tuple[bool, str]]:
+    """The (is_heading, text) blocks of an article's raw text, footer cut and markdown and escapes removed."""
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    return _blocks(_FOOTER.sub("", raw))
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root)
-        return True
-    except (ValueError, OSError):
-        return False
+def clean_article(raw: str, *, doc_id: str, source: str | None = None) -> Document:
+    """Turn one plain-text or markdown article into a ``Document``.
 
-
-def corpus_signature(corpus_dir: str | Path) -> tuple[tuple[str, int, int], ...]:
-    """(relative path, size, modification time) of every indexable file: a cheap, stat-only way to notice
-    that the corpus changed (``corpus_fingerprint`` reads every byte). Empty for a missing folder."""
-    root = Path(corpus_dir).resolve()
-    signature = []
-    for path in corpus_files(root) if root.is_dir() else []:
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        signature.append((str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns))
-    return tuple(signature)
-
-
-def corpus_fingerprint(corpus_dir: str | Path) -> str:
-    """SHA-256 over the names and bytes of the indexable files: it changes when any file changes."""
-    root = Path(corpus_dir).resolve()
-    digest = hashlib.sha256()
-    for path in corpus_files(root):
-        digest.update(str(path.relative_to(root)).encode("utf-8", "surrogateescape") + b"\0")
-        try:
-            if _inside(path, root):
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
-        except OSError:
-            digest.update(b"unreadable")
-    return digest.hexdigest()
-
-
-def load_corpus(corpus_dir: str | Path) -> tuple[list[Document], list[SkippedFile]]:
-    """Read and clean every ``.txt``/``.md`` file under ``corpus_dir``.
-
-    Returns the documents and the files skipped (not UTF-8, empty, too large, binary, a link leading out
-    of the folder), each skip also logged as a warning naming the file. Raises ``CorpusNotFoundError`` (a
-    ``FileNotFoundError``) when the folder does not exist.
+    The title is the first heading, or else the first line. Short lines right under it that hold a
+    "D Month YYYY" date and/or a capitalised name become ``date`` and ``author``. The footer is cut,
+    escapes and markdown are removed, and paragraphs a page break split are joined. Raises ``ValueError``
+    when no body text is left.
     """
-    root = Path(corpus_dir).resolve()
-    if not root.is_dir():
-        raise CorpusNotFoundError(
-            f"Corpus folder not found: {corpus_dir}. Create it and put .txt or .md articles in it."
-        )
-    documents, skipped = [], []
-
-    def skip(path: Path, reason: str) -> None:
-        skipped.append(SkippedFile(str(path), reason))
-        LOG.warning("skipped %s: %s", path, reason)
-
-    for path in corpus_files(root):
-        doc_id = str(path.relative_to(root))
-        if not _inside(path, root):
-            skip(path, "a link pointing outside the corpus folder")
-            continue
-        try:
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                skip(path, f"too large ({size:,} bytes > {MAX_FILE_BYTES:,})")
-                continue
-            data = path.read_bytes()
-        except OSError as error:
-            skip(path, f"unreadable ({error.strerror or error})")
-            continue
-        if b"\0" in data:
-            skip(path, "binary content (NUL bytes), not text")
-            continue
-        try:
-            raw = data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            skip(path, f"not UTF-8 (byte {error.start}); re-save it as UTF-8")
-            continue
-        if not raw.strip():
-            skip(path, "empty file")
-            continue
-        try:
-            documents.append(clean_article(raw, doc_id=doc_id))
-        except ValueError as error:
-            skip(path, str(error))
-    return documents, skipped
+    return build_document(doc_id, text_blocks(raw), source=source)

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from embeddings.chunking import Chunk, chunk_document, embedding_text
-from embeddings.documents import Document, SkippedFile, corpus_fingerprint, load_corpus
+from embeddings.corpus import corpus_fingerprint, load_corpus
+from embeddings.documents import Document, SkippedFile
 from embeddings.encoder import Encoder
 from embeddings.errors import (
     REBUILD_HINT,
@@ -37,7 +38,7 @@ from embeddings.errors import (
 LOG = logging.getLogger(__name__)
 
 # Bump when cleaning or chunking changes: an index built by other code is then reported as stale.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 FORMAT_VERSION = 1
 INDEX_FILES = ("index.faiss", "vectors.npy", "chunks.jsonl", "documents.jsonl", "manifest.json")
 
@@ -219,7 +220,8 @@ def build_index(
     documents, skipped = load_corpus(corpus_dir)
     if not documents:
         raise EmptyCorpusError(
-            f"{corpus_dir} holds no readable .txt or .md document; add articles and run qa index again."
+            f"{corpus_dir} holds no readable document; add articles (.txt, .md, .html, .pdf, .jsonl, .csv) "
+            "and run qa index again."
         )
     by_id = {d.doc_id: d for d in documents}
     chunks = [chunk for document in documents for chunk in chunk_document(document)]

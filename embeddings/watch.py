@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from embeddings.documents import corpus_signature
+from embeddings.corpus import corpus_signature
 from embeddings.encoder import Encoder
 from embeddings.errors import CorpusError
 from embeddings.index import build_index

@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 
 from embeddings.chunking import chunk_document, chunk_id_for
-from embeddings.documents import Document, clean_article, load_corpus
+from embeddings.corpus import load_corpus
+from embeddings.documents import Document, clean_article
 from tests.conftest import ARTICLE_MISSILES, CORPUS_DIR
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from embeddings.documents import clean_article, load_corpus
+from embeddings.corpus import load_corpus
+from embeddings.documents import clean_article
 from tests.conftest import ARTICLE_MISSILES, ARTICLE_NO_DATE, CORPUS_DIR
 
 
@@ -96,7 +97,8 @@ def test_bad_files_are_skipped_with_a_warning_naming_them(tmp_path, caplog):
         documents, skipped = load_corpus(folder)
     assert [d.doc_id for d in documents] == ["good.txt"]
     reasons = {s.path.rsplit("/", 1)[-1]: s.reason for s in skipped}
-    assert set(reasons) == {"latin1.txt", "empty.txt", "blank.md", "binary.txt"}
+    assert set(reasons) == {"latin1.txt", "empty.txt", "blank.md", "binary.txt", "notes.pdf"}
     assert "UTF-8" in reasons["latin1.txt"]
+    assert "damaged" in reasons["notes.pdf"]
     for name in reasons:
         assert name in caplog.text

@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from embeddings.documents import load_corpus
+from embeddings.corpus import load_corpus
 from eval.gold import load_gold
 from tests.conftest import CORPUS_DIR, PROJECT_ROOT
 

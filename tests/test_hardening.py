@@ -15,7 +15,7 @@ import time
 import pytest
 
 import qa
-from embeddings.documents import load_corpus
+from embeddings.corpus import load_corpus
 from embeddings.encoder import HashingEncoder
 from embeddings.index import build_index, load_index
 from embeddings.retrieval import CorpusRetriever
