@@ -41,7 +41,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             return 0
         except IndexLoadError:
             pass
-    report = build_index(corpus, index, encoder=encoder, index_type=args.index_type)
+    report = build_index(corpus, index, encoder=encoder, index_type=args.index_type, progress=sys.stderr.isatty())
     manifest = report.manifest
     print(
         f"Indexed {manifest.document_count} documents, {manifest.chunk_count} chunks into {index} "
@@ -66,19 +66,15 @@ def _ensure_query_graph() -> None:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Print the passages retrieved for a question, best first, with their scores."""
-    from qa import get_answerer
-    from qa.citations import retrieved_passage
-    from qa.questions import clean_question
+    import qa
 
-    answerer = get_answerer(index_dir=args.index, corpus_dir=args.corpus)
-    results = answerer.retrieve(clean_question(args.question), top_k=args.k, mode=args.mode)
-    if not results:
+    passages = qa.search(args.question, top_k=args.k, mode=args.mode, index_dir=args.index, corpus_dir=args.corpus)
+    if not passages:
         print("No passage matches.")
-    for result in results:
-        passage = retrieved_passage(result, answerer.index)
+    for passage in passages:
         print(
             f"{passage.rank + 1}. {passage.title} ({_date(passage.date)}) "
-            f"[{passage.doc_id}, paragraph {passage.paragraph + 1}]  {passage.score_summary}"
+            f"[{passage.doc_id}, paragraph {passage.paragraph}]  {passage.score_summary}"
         )
         print(f"   {passage.text}\n")
     return 0
@@ -129,11 +125,13 @@ def print_answer(answer: dict) -> None:
         print(f"Not found in the corpus (confidence {answer['score']:.0%} that it does not answer this).")
         return
     citation = answer["citations"][0]
+    from qa.presenting import confidence_words
+
     print(f"Answer: {answer['text']}")
-    print(f"Confidence: {answer['score']:.0%}")
+    print(f"Confidence: {confidence_words(answer['score'])} ({answer['score']:.0%})")
     print(
         f"Source: {citation['title']} ({_date(citation['date'])}) "
-        f"[{citation['doc_id']}, paragraph {citation['paragraph'] + 1}]"
+        f"[{citation['doc_id']}, paragraph {citation['paragraph']}]"
     )
     print(f"Passage: {_marked(citation['passage'], citation['start'], citation['end'])}")
     for alternative in answer["alternatives"]:
@@ -161,6 +159,41 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add(args: argparse.Namespace) -> int:
+    """Copy files into the corpus folder (checked and named safely as the page's upload does); the next
+    ``qa index``, or a running ``qa serve`` within seconds, indexes them."""
+    from embeddings.corpus import add_file
+
+    corpus = Path(args.corpus) if args.corpus else default_corpus_dir()
+    status = 0
+    for name in args.files:
+        path = Path(name)
+        try:
+            added = add_file(corpus, path.name, path.read_bytes())
+        except OSError as error:
+            print(f"error: {name} could not be read ({error.strerror or error})", file=sys.stderr)
+            status = 2
+            continue
+        except ValueError as error:  # FileRejectedError: too large, unsupported, unreadable
+            print(f"error: {error}", file=sys.stderr)
+            status = 2
+            continue
+        print(f"Added {added.path} ({len(added.documents)} documents).")
+        for skipped in added.skipped:
+            print(f"  skipped {skipped.path}: {skipped.reason}")
+    return status
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    """Move a corpus file to the corpus folder's .trash folder, out of the index's sight."""
+    from embeddings.corpus import remove_file
+
+    corpus = Path(args.corpus) if args.corpus else default_corpus_dir()
+    kept = remove_file(corpus, args.file)
+    print(f"Removed {args.file} (kept as {kept}).")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the page until interrupted."""
     from app import serve
@@ -185,15 +218,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``qa`` argument parser with its five subcommands."""
+    """The ``qa`` argument parser with its subcommands (each one's help is also its description)."""
     parser = argparse.ArgumentParser(prog="qa", description="Offline extractive question answering over corpus/.")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=summary, description=summary)
 
     def paths(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--index", default=None, help="index folder (default: $QA_INDEX or ./index)")
         sub.add_argument("--corpus", default=None, help="corpus folder (default: $QA_CORPUS or ./corpus)")
 
-    index = commands.add_parser("index", help="build or update the index from the corpus folder")
+    index = command("index", "build or update the index from the corpus folder")
     paths(index)
     index.add_argument(
         "--index-type", choices=("flat", "hnsw"), default="flat", help="exact (flat) or approximate (hnsw)"
@@ -201,14 +237,14 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--if-needed", action="store_true", help="do nothing when the index is up to date")
     index.set_defaults(handler=cmd_index)
 
-    search = commands.add_parser("search", help="show the passages retrieved for a question")
+    search = command("search", "show the passages retrieved for a question")
     paths(search)
     search.add_argument("question", help="the question to retrieve passages for")
     search.add_argument("-k", type=int, default=DEFAULT_TOP_K, help=f"passages to show (default {DEFAULT_TOP_K})")
     search.add_argument("--mode", choices=MODES, default=None, help=f"retrieval mode (default {DEFAULT_MODE})")
     search.set_defaults(handler=cmd_search)
 
-    ask = commands.add_parser("ask", help="answer a question with its citation")
+    ask = command("ask", "answer a question with its citation")
     paths(ask)
     ask.add_argument("question", help="the question to answer")
     ask.add_argument("-k", type=int, default=None, help=f"passages to read (default {DEFAULT_TOP_K})")
@@ -222,7 +258,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ask.set_defaults(handler=cmd_ask)
 
-    serve = commands.add_parser("serve", help="start the web page")
+    add = command("add", "add files to the corpus folder (.txt .md .html .pdf .jsonl .csv)")
+    add.add_argument("--corpus", default=None, help="corpus folder (default: $QA_CORPUS or ./corpus)")
+    add.add_argument("files", nargs="+", help="the files to add (each checked; a refused one is named with why)")
+    add.set_defaults(handler=cmd_add)
+
+    remove = command("remove", "move a corpus file to the corpus folder's .trash")
+    remove.add_argument("--corpus", default=None, help="corpus folder (default: $QA_CORPUS or ./corpus)")
+    remove.add_argument("file", help="the file's path inside the corpus folder, as the page's File column shows it")
+    remove.set_defaults(handler=cmd_remove)
+
+    serve = command("serve", "start the web page")
     paths(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
@@ -234,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=cmd_serve)
 
-    evaluate = commands.add_parser("eval", help="score the system on gold question sets")
+    evaluate = command("eval", "score the system on gold question sets")
     paths(evaluate)
     evaluate.add_argument(
         "--gold", nargs="+", default=None, help="gold .jsonl files (default: eval/gold.jsonl and eval/gold_hard.jsonl)"

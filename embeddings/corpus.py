@@ -1,25 +1,45 @@
-"""The corpus folder: which files it holds, a cheap signature and a full fingerprint of them, and loading
-every file into cleaned documents (``embeddings.formats`` reads each kind)."""
+"""The corpus folder: which files it holds, a cheap signature and a full fingerprint of them, loading every
+file into cleaned documents (``embeddings.formats`` reads each kind), and adding or removing a file safely."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
+import re
+import time
+import unicodedata
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from embeddings.documents import Document, SkippedFile
-from embeddings.errors import CorpusNotFoundError
+from embeddings.errors import CorpusFileNotFoundError, CorpusNotFoundError, FileRejectedError
 from embeddings.formats import MAX_BYTES, SUPPORTED_SUFFIXES, UnreadableFile, file_kind, read_file
 
 LOG = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 20_000_000  # one added file; the page refuses larger uploads before they are stored
+MAX_NAME_CHARS = 100
+TRASH_FOLDER = ".trash"  # removed files go here, not into oblivion; hidden folders are never indexed
+_UNSAFE_NAME_CHARS = re.compile(r"[^\w.\- ]+")
+
+
+@dataclass(frozen=True)
+class AddedFile:
+    """A file written into the corpus folder: where, and the documents it holds (as the index will read it)."""
+
+    path: Path
+    documents: tuple[Document, ...]
+    skipped: tuple[SkippedFile, ...]
 
 
 def corpus_files(corpus_dir: str | Path) -> list[Path]:
     """The indexable files of ``corpus_dir`` (recursive, sorted), never following a link out of it."""
     root = Path(corpus_dir).resolve()
     files = []
-    for directory, _, names in os.walk(root, followlinks=False):
+    for directory, folders, names in os.walk(root, followlinks=False):
+        folders[:] = [f for f in folders if not f.startswith(".")]  # hidden folders (.trash) are not corpus
         for name in names:
             path = Path(directory) / name
             if file_kind(name) is not None and not name.startswith("."):
@@ -63,13 +83,13 @@ def corpus_fingerprint(corpus_dir: str | Path) -> str:
     return digest.hexdigest()
 
 
-def load_corpus(corpus_dir: str | Path) -> tuple[list[Document], list[SkippedFile]]:
+def load_corpus(corpus_dir: str | Path, *, progress: bool = False) -> tuple[list[Document], list[SkippedFile]]:
     """Read and clean every supported file under ``corpus_dir`` (see ``embeddings.formats``).
 
     Returns the documents and what was skipped: whole files (unreadable, empty, too large, not UTF-8, a
     PDF without text, a link leading out of the folder) and single records of an export, each also logged
-    as a warning naming the file (and line). Raises ``CorpusNotFoundError`` (a ``FileNotFoundError``) when the
-    folder does not exist.
+    as a warning naming the file (and line). With ``progress`` a bar counts the files on a terminal. Raises
+    ``CorpusNotFoundError`` (a ``FileNotFoundError``) when the folder does not exist.
     """
     root = Path(corpus_dir).resolve()
     if not root.is_dir():
@@ -84,7 +104,12 @@ def load_corpus(corpus_dir: str | Path) -> tuple[list[Document], list[SkippedFil
         skipped.append(SkippedFile(str(path), reason))
         LOG.warning("skipped %s: %s", path, reason)
 
-    for path in corpus_files(root):
+    files = corpus_files(root)
+    if progress:
+        from tqdm import tqdm
+
+        files = tqdm(files, desc="reading", unit="file", disable=None, leave=False)
+    for path in files:
         doc_id = path.relative_to(root).as_posix()
         if not _inside(path, root):
             skip(path, "a link pointing outside the corpus folder")
@@ -107,3 +132,74 @@ def load_corpus(corpus_dir: str | Path) -> tuple[list[Document], list[SkippedFil
         documents.extend(contents.documents)
         skipped.extend(contents.skipped)
     return documents, skipped
+
+
+def safe_file_name(name: str) -> str:
+    """A file name safe to create in the corpus folder from one a user gave: the last path component only
+    (no "../", no folders, either slash), letters, digits, ".", "-", "_" and spaces, no leading dot,
+    at most ``MAX_NAME_CHARS``, the supported suffix kept. Raises ``FileRejectedError`` when nothing usable
+    is left or the type is not supported."""
+    base = unicodedata.normalize("NFC", str(name)).replace("\\", "/").split("/")[-1].strip()
+    stem, _, suffix = base.rpartition(".")
+    if file_kind(f"x.{suffix}") is None or "." not in base:
+        raise FileRejectedError(f"{name!r} is not a supported file type; use one of {', '.join(SUPPORTED_SUFFIXES)}.")
+    stem = _UNSAFE_NAME_CHARS.sub("_", stem).strip(" ._")[: MAX_NAME_CHARS - len(suffix) - 1] or "document"
+    return f"{stem}.{suffix.lower()}"
+
+
+def add_file(corpus_dir: str | Path, name: str, data: bytes) -> AddedFile:
+    """Write an uploaded file into ``corpus_dir`` under a safe name (``safe_file_name``; "-2", "-3" ... added
+    rather than overwrite a file there), after checking that it is within ``MAX_UPLOAD_BYTES`` and that at
+    least one document can be read from it. The file appears whole or not at all (written beside, then
+    renamed). Raises ``FileRejectedError`` with the reason; nothing is written then."""
+    root = Path(corpus_dir).resolve()
+    if not root.is_dir():
+        raise CorpusNotFoundError(f"Corpus folder not found: {corpus_dir}.")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise FileRejectedError(
+            f"{name!r} is too large ({len(data):,} bytes); the limit is {MAX_UPLOAD_BYTES:,} bytes. "
+            "Split it into smaller files."
+        )
+    safe = safe_file_name(name)
+    try:
+        contents = read_file(data, safe)
+    except UnreadableFile as error:
+        raise FileRejectedError(f"{name!r} was not added: {error}.") from error
+    target = root / safe
+    stem, suffix = safe.rsplit(".", 1)
+    number = 2
+    while target.exists():
+        target = root / f"{stem}-{number}.{suffix}"
+        number += 1
+    if target.name != safe:  # the documents' ids follow the name the file really gets
+        contents = read_file(data, target.name)
+    temporary = root / f".upload-{uuid.uuid4().hex}.{suffix}"
+    try:
+        with open(temporary, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, target)  # fails rather than replace a file that appeared meanwhile
+    except FileExistsError as error:
+        raise FileRejectedError(f"{target.name!r} appeared in the corpus meanwhile; try again.") from error
+    finally:
+        temporary.unlink(missing_ok=True)
+    LOG.info("added %s (%d documents)", target, len(contents.documents))
+    return AddedFile(target, contents.documents, contents.skipped)
+
+
+def remove_file(corpus_dir: str | Path, source: str) -> Path:
+    """Move the corpus file ``source`` (a path relative to ``corpus_dir``, as ``Document.source`` holds it)
+    into the corpus folder's ``.trash`` folder, where the index no longer sees it and the user can still
+    get it back. Returns its new path. Raises ``CorpusFileNotFoundError`` for a name that is not an
+    indexable file inside the folder (a path leading out of it included)."""
+    root = Path(corpus_dir).resolve()
+    path = root / source
+    if not _inside(path, root) or path.is_symlink() or path.resolve() not in set(corpus_files(root)):
+        raise CorpusFileNotFoundError(f"No file {source!r} in the corpus folder {corpus_dir}.")
+    trash = root / TRASH_FOLDER
+    trash.mkdir(exist_ok=True)
+    destination = trash / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}-{path.name}"
+    os.replace(path, destination)
+    LOG.info("removed %s (kept as %s)", path, destination)
+    return destination

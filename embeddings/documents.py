@@ -61,13 +61,15 @@ class SkippedFile:
     reason: str
 
 
+def long_date(date: str) -> str:
+    """An ISO date as people write it: "2014-08-01" -> "1 August 2014"."""
+    year, month, day = date.split("-")
+    return f"{int(day)} {MONTHS[int(month) - 1]} {year}"
+
+
 def document_header(document: Document) -> str:
     """The article's title and date as a dateline, e.g. "US boosts missile sales to Iraq (1 August 2014)"."""
-    header = document.title
-    if document.date:
-        year, month, day = document.date.split("-")
-        header += f" ({int(day)} {MONTHS[int(month) - 1]} {year})"
-    return header
+    return f"{document.title} ({long_date(document.date)})" if document.date else document.title
 
 
 def _strip_markdown(line: str) -> str:

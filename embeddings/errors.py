@@ -35,6 +35,14 @@ class EmptyCorpusError(CorpusError, ValueError):
     """The corpus folder holds no readable document."""
 
 
+class FileRejectedError(CorpusError, ValueError):
+    """A file offered for the corpus was refused (too large, unsupported, unreadable); nothing was written."""
+
+
+class CorpusFileNotFoundError(CorpusError, LookupError):
+    """No such file in the corpus folder (or a path pointing outside it)."""
+
+
 class EncoderMissingError(Exception):
     """The sentence-embedding model files cannot be found."""
 

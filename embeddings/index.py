@@ -205,10 +205,12 @@ def build_index(
     encoder: Encoder,
     index_type: str = "flat",
     after_write=None,
+    progress: bool = False,
 ) -> BuildReport:
     """Read ``corpus_dir``, chunk, embed (reusing vectors of unchanged chunks) and save to ``index_dir``.
 
-    ``after_write`` (tests only) is called with the temporary folder just before the swap. Raises
+    ``after_write`` (tests only) is called with the temporary folder just before the swap. ``progress`` shows
+    bars for reading the files and embedding the passages (on a terminal). Raises
     ``CorpusNotFoundError`` for a missing corpus folder and ``EmptyCorpusError`` when no document could be
     read (subclasses of ``FileNotFoundError`` and ``ValueError``).
     """
@@ -217,7 +219,7 @@ def build_index(
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     recover_interrupted_swap(index_dir)
     fingerprint = corpus_fingerprint(corpus_dir)
-    documents, skipped = load_corpus(corpus_dir)
+    documents, skipped = load_corpus(corpus_dir, progress=progress)
     if not documents:
         raise EmptyCorpusError(
             f"{corpus_dir} holds no readable document; add articles (.txt, .md, .html, .pdf, .jsonl, .csv) "
@@ -231,7 +233,7 @@ def build_index(
     missing = [i for i, key in enumerate(keys) if key not in cache]
     vectors = np.zeros((len(chunks), encoder.dimension), dtype=np.float32)
     if missing:
-        vectors[missing] = encoder.encode_documents([texts[i] for i in missing])
+        vectors[missing] = encoder.encode_documents([texts[i] for i in missing], show_progress=progress)
     for i, key in enumerate(keys):
         if key in cache:
             vectors[i] = cache[key]

@@ -45,6 +45,7 @@ class CorpusWatcher:
         self.last_update: str | None = None
         self._signature = corpus_signature(self.corpus_dir)
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -88,14 +89,23 @@ class CorpusWatcher:
         self._thread.start()
         return self
 
+    def wake(self) -> None:
+        """Look at the folder now instead of at the next poll (after the page added or removed a file)."""
+        self._wake.set()
+
     def stop(self) -> None:
         """Stop polling (an update in progress finishes first)."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=60)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.check_once()
             except Exception:  # the watcher must outlive any one bad update

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
 import qa
 from embeddings.chunking import Chunk
 from embeddings.retrieval import MODES
@@ -51,7 +53,8 @@ def run(
     if questions:  # one untimed question first, so the first timing is not a cold one
         answerer.answer(questions[0].question, top_k=top_k, mode=mode)
     records = []
-    for gold in questions:
+    # A bar on a terminal only (disable=None); the timings are taken per question, outside its updates.
+    for gold in tqdm(questions, desc=f"eval {gold_path.name}", unit="question", disable=None, leave=False):
         began = time.perf_counter()
         result = answerer.answer(gold.question, top_k=top_k, mode=mode)
         latency_ms = 1000 * (time.perf_counter() - began)

@@ -11,10 +11,12 @@ from qa.errors import (
     MAX_QUESTION_CHARS,
     USER_ERRORS,
     CorpusError,
+    CorpusFileNotFoundError,
     CorpusNotFoundError,
     EmptyCorpusError,
     EmptyQuestionError,
     EncoderMissingError,
+    FileRejectedError,
     IndexCorruptError,
     IndexLoadError,
     IndexMismatchError,
@@ -70,6 +72,19 @@ def answer(
     return get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).answer(question, top_k=top_k, mode=mode)
 
 
+def search(
+    query: str,
+    *,
+    top_k: int | None = None,
+    mode: str | None = None,
+    index_dir: str | Path | None = None,
+    corpus_dir: str | Path | None = None,
+) -> tuple[RetrievedPassage, ...]:
+    """The ``top_k`` passages that best match ``query`` (retrieval only, no answer), best first, each with
+    its document's title, date and paragraph number. Raises what ``answer`` raises for bad input."""
+    return get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).search(query, top_k=top_k, mode=mode)
+
+
 __all__ = [
     "DEFAULT_MODE",
     "DEFAULT_TOP_K",
@@ -78,10 +93,12 @@ __all__ = [
     "Answer",
     "Citation",
     "CorpusError",
+    "CorpusFileNotFoundError",
     "CorpusNotFoundError",
     "EmptyCorpusError",
     "EmptyQuestionError",
     "EncoderMissingError",
+    "FileRejectedError",
     "IndexCorruptError",
     "IndexLoadError",
     "IndexMismatchError",
@@ -96,4 +113,5 @@ __all__ = [
     "StaleIndexError",
     "answer",
     "get_answerer",
+    "search",
 ]

@@ -23,10 +23,11 @@ def cite(candidate: PlacedCandidate, index: CorpusIndex) -> Citation:
         start=candidate.doc_start - home.start,
         end=candidate.doc_end - home.start,
         chunk_id=home.chunk_id,
-        paragraph=home.index,
+        paragraph=home.index + 1,
         doc_start=home.start,
         author=document.author,
         retrieval_score=candidate.retrieval.score,
+        url=document.url,
     )
 
 
@@ -38,10 +39,13 @@ def retrieved_passage(result: ScoredChunk, index: CorpusIndex) -> RetrievedPassa
         title=document.title,
         date=document.date,
         chunk_id=result.chunk.chunk_id,
-        paragraph=result.chunk.index,
+        paragraph=result.chunk.index + 1,
         text=result.chunk.text,
         score=result.score,
         rank=result.rank,
         dense_score=result.dense_score,
         bm25_score=result.bm25_score,
+        doc_start=result.chunk.start,
+        author=document.author,
+        url=document.url,
     )

@@ -136,6 +136,13 @@ class QuestionAnswerer:
             raise InvalidOptionError(f"Unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}.")
         return retriever.retrieve(question, top_k, mode=mode)
 
+    def search(self, query: str, *, top_k: int | None = None, mode: str | None = None) -> tuple[RetrievedPassage, ...]:
+        """The passages that best match ``query``, best first, without reading them: for people who want
+        to read rather than ask. Same checks and errors as ``answer``."""
+        query = clean_question(query)
+        index, retriever = self._ensure_loaded()
+        return tuple(retrieved_passage(r, index) for r in self._retrieve(retriever, query, top_k=top_k, mode=mode))
+
     def answer(self, question: str, *, top_k: int | None = None, mode: str | None = None) -> Answer:
         """Answer ``question`` from the corpus; see ``qa.answer``. One index snapshot serves the whole
         question, even if a rebuilt index is swapped in meanwhile."""

@@ -15,7 +15,8 @@ class Citation:
     """Where an answer was read: ``passage[start:end]`` is the answer exactly as the article writes it.
 
     ``doc_start`` is the passage's offset in the cleaned document text, so
-    ``document.text[doc_start + start : doc_start + end]`` is the same span.
+    ``document.text[doc_start + start : doc_start + end]`` is the same span. ``paragraph`` is the passage's
+    number in its document counted from 1, as every view shows it.
     """
 
     doc_id: str
@@ -29,6 +30,7 @@ class Citation:
     doc_start: int
     author: str | None = None
     retrieval_score: float | None = None
+    url: str | None = None
 
     @property
     def quote(self) -> str:
@@ -38,7 +40,8 @@ class Citation:
 
 @dataclass(frozen=True, kw_only=True)
 class RetrievedPassage:
-    """A passage the retriever handed to the reader, with its scores (for display and evaluation)."""
+    """A passage the retriever handed to the reader (or a search returned), with its scores. ``paragraph``
+    counts from 1; ``document.text[doc_start : doc_start + len(text)] == text``."""
 
     doc_id: str
     title: str
@@ -50,6 +53,9 @@ class RetrievedPassage:
     rank: int
     dense_score: float | None = None
     bm25_score: float | None = None
+    doc_start: int = 0
+    author: str | None = None
+    url: str | None = None
 
     @property
     def score_summary(self) -> str:
