@@ -102,13 +102,14 @@ def render_answer(result: Answer) -> str:
     """HTML for the answer block: the answer, its confidence, source and highlighted passage."""
     if result.text is None:
         return (
-            '<div class="qa-none" id="qa-not-found">Not found in the corpus.</div>'
+            f'<div class="qa-none" id="qa-not-found" data-question="{_e(result.question)}">'
+            "Not found in the corpus.</div>"
             f'<div class="qa-meta">No retrieved passage answers this question '
             f"(confidence in abstaining: {result.score:.0%}).</div>"
         )
     citation = result.citations[0]
     return (
-        f'<div class="qa-answer" id="qa-answer-text">{_e(result.text)}</div>'
+        f'<div class="qa-answer" id="qa-answer-text" data-question="{_e(result.question)}">{_e(result.text)}</div>'
         f'<div class="qa-meta" id="qa-confidence">{confidence_words(result.score).capitalize()} '
         f"({result.score:.0%} confidence)</div>"
         f"{_source_line(citation)}{_highlighted(citation)}"
