@@ -35,7 +35,7 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[test,lint]"
+	$(PY) -m pip install -q -e ".[test,lint,scale]"
 	touch $(STAMP)
 
 # Builds the index only when it is missing or the corpus changed (fast no-op otherwise).

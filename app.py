@@ -580,12 +580,21 @@ def serve(
     answerer = qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).load()
     watcher = None
     if watch_seconds > 0:
+        encoder = SentenceTransformerEncoder()
+        build = None
+        if answerer.store == "milvus":
+            from embeddings.milvus_store import build_milvus_index
+
+            def build() -> Any:
+                return build_milvus_index(answerer.corpus_dir, answerer.milvus_uri, encoder=encoder)
+
         watcher = CorpusWatcher(
             answerer.corpus_dir,
             answerer.index_dir,
-            encoder=SentenceTransformerEncoder(),
+            encoder=encoder,
             interval=watch_seconds,
             on_rebuilt=answerer.refresh,
+            build=build,
         ).start()
     app = build_app(index_dir=index_dir, corpus_dir=corpus_dir, watcher=watcher)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))

@@ -8,14 +8,25 @@ anything else is a bug and keeps its traceback. Run it as ``qa`` (installed) or 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from embeddings.index import INDEX_TYPES
 from embeddings.retrieval import MODES
-from qa.defaults import DEFAULT_MODE, DEFAULT_TOP_K, default_corpus_dir, default_index_dir
+from qa.defaults import (
+    DEFAULT_MODE,
+    DEFAULT_TOP_K,
+    STORES,
+    default_corpus_dir,
+    default_index_dir,
+    default_milvus_uri,
+    default_store,
+)
 
 
 def _marked(passage: str, start: int, end: int) -> str:
@@ -27,24 +38,41 @@ def _date(date: str | None) -> str:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    """Build or update the index; with ``--if-needed``, only when it is missing or out of date."""
+    """Build or update the index (a folder, or Milvus with ``--store milvus``); with ``--if-needed``, only
+    when it is missing or out of date."""
     from embeddings import IndexLoadError, SentenceTransformerEncoder, build_index, load_index
 
     corpus = Path(args.corpus) if args.corpus else default_corpus_dir()
     index = Path(args.index) if args.index else default_index_dir()
+    store = args.store or default_store()
+    uri = args.milvus_uri or default_milvus_uri()
     encoder = SentenceTransformerEncoder()
     _ensure_query_graph()
+    loader: Callable[..., object]
+    if store == "milvus":
+        from embeddings.milvus_store import build_milvus_index, load_milvus_index
+
+        loader = functools.partial(load_milvus_index, uri)
+        where = f"Milvus at {uri}"
+    else:
+        loader = functools.partial(load_index, index)
+        where = str(index)
     if args.if_needed:
         try:
-            load_index(index, encoder_id=encoder.encoder_id, dimension=encoder.dimension, corpus_dir=corpus)
-            print(f"The index at {index} is up to date with {corpus}.")
+            loader(encoder_id=encoder.encoder_id, dimension=encoder.dimension, corpus_dir=corpus)
+            print(f"The index in {where} is up to date with {corpus}.")
             return 0
         except IndexLoadError:
             pass
-    report = build_index(corpus, index, encoder=encoder, index_type=args.index_type, progress=sys.stderr.isatty())
+    progress = sys.stderr.isatty()
+    if store == "milvus":
+        report = build_milvus_index(corpus, uri, encoder=encoder, progress=progress)
+    else:
+        report = build_index(corpus, index, encoder=encoder, index_type=args.index_type, progress=progress)
     manifest = report.manifest
     print(
-        f"Indexed {manifest.document_count} documents, {manifest.chunk_count} chunks into {index} "
+        f"Indexed {manifest.document_count} documents, {manifest.chunk_count} chunks into {where} "
+        f"({manifest.index_type} index) "
         f"({report.embedded} embedded, {report.reused} reused from the previous index) in {report.seconds:.1f}s."
     )
     for skipped in report.skipped:
@@ -232,9 +260,25 @@ def build_parser() -> argparse.ArgumentParser:
     index = command("index", "build or update the index from the corpus folder")
     paths(index)
     index.add_argument(
-        "--index-type", choices=("flat", "hnsw"), default="flat", help="exact (flat) or approximate (hnsw)"
+        "--index-type",
+        choices=("auto", *INDEX_TYPES),
+        default="auto",
+        help="FAISS index: exact (flat), a graph (hnsw) or compressed (ivfpq, for corpora too large for memory); "
+        "auto (default) picks flat below 200,000 passages, else hnsw, and says which",
     )
     index.add_argument("--if-needed", action="store_true", help="do nothing when the index is up to date")
+    index.add_argument(
+        "--store",
+        choices=STORES,
+        default=None,
+        help="where the index lives: faiss (the --index folder) or milvus (default: $QA_STORE or faiss)",
+    )
+    index.add_argument(
+        "--milvus-uri",
+        default=None,
+        help="with --store milvus: a Milvus Lite file (*.db) or a server, http://host:19530 "
+        "(default: $QA_MILVUS_URI or index-milvus/qa.db)",
+    )
     index.set_defaults(handler=cmd_index)
 
     search = command("search", "show the passages retrieved for a question")

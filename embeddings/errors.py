@@ -19,6 +19,10 @@ class IndexMismatchError(IndexLoadError):
     """The index was built with another encoder or dimension than the one in use."""
 
 
+class IndexUnavailableError(IndexLoadError):
+    """The index's store (a Milvus server, the optional Milvus packages) cannot be reached or used."""
+
+
 class StaleIndexError(IndexLoadError):
     """The corpus (or the ingestion code) changed since the index was built."""
 

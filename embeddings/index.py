@@ -1,6 +1,6 @@
 """Build, save and load the corpus index: a self-describing folder written atomically.
 
-Folder layout: ``index.faiss`` (inner product over normalised vectors, exact or HNSW), ``vectors.npy``
+Folder layout: ``index.faiss`` (inner product over normalised vectors: exact, HNSW or IVF-PQ), ``vectors.npy``
 (the same vectors, the embedding cache for the next build), ``chunks.jsonl``, ``documents.jsonl`` and
 ``manifest.json``. Nothing is pickled. A build writes a temporary folder beside the target and swaps it in
 with ``os.replace``, so a crash at any moment leaves the previous index loadable.
@@ -121,7 +121,38 @@ def _versions() -> dict:
     return found
 
 
+INDEX_TYPES = ("flat", "hnsw", "ivfpq")
+# Below this many passages an exact search takes a few milliseconds and an approximate one buys nothing.
+APPROXIMATE_FROM = 200_000
+IVFPQ_MIN_PASSAGES = 20_000  # product quantisation needs this many vectors to train its codebooks
+HNSW_NEIGHBOURS, HNSW_BUILD_DEPTH, HNSW_SEARCH_DEPTH = 32, 64, 128
+IVF_PROBES, PQ_BYTES, REFINE_FACTOR = 32, 48, 4
+
+
+def choose_index_type(passages: int) -> str:
+    """The FAISS index type for a corpus of ``passages`` chunks: exact ("flat") while that is fast, a graph
+    ("hnsw") beyond ``APPROXIMATE_FROM``; see ``bench/results/scale.json`` for the measurements behind it.
+    ("ivfpq" is for corpora whose float vectors do not fit in memory; it is chosen by name only.)"""
+    return "flat" if passages < APPROXIMATE_FROM else "hnsw"
+
+
+def _tune(index: Any, index_type: str) -> Any:
+    """Set the search-time parameters (also after loading: they are not all saved with the index)."""
+    import faiss
+
+    if index_type == "hnsw":
+        index.hnsw.efSearch = HNSW_SEARCH_DEPTH
+    elif index_type == "ivfpq":
+        faiss.extract_index_ivf(index).nprobe = IVF_PROBES
+        refine: Any = faiss.downcast_index(index)
+        refine.k_factor = REFINE_FACTOR
+    return index
+
+
 def _make_faiss_index(vectors: np.ndarray, index_type: str) -> Any:
+    """An inner-product FAISS index over ``vectors``: "flat" (exact), "hnsw" (a graph over the float
+    vectors) or "ivfpq" (inverted lists of 48-byte product-quantised codes, the top candidates re-scored
+    with 8-bit scalar codes: about a tenth of the memory of the others)."""
     import faiss
 
     dimension = vectors.shape[1]
@@ -129,13 +160,25 @@ def _make_faiss_index(vectors: np.ndarray, index_type: str) -> Any:
     if index_type == "flat":
         index = faiss.IndexFlatIP(dimension)
     elif index_type == "hnsw":
-        index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = 128
+        index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_BUILD_DEPTH
+    elif index_type == "ivfpq":
+        if len(vectors) < IVFPQ_MIN_PASSAGES:
+            raise ValueError(
+                f"index type 'ivfpq' needs at least {IVFPQ_MIN_PASSAGES:,} passages to train on "
+                f"({len(vectors):,} here); use 'flat'"
+            )
+        lists = int(4 * np.sqrt(len(vectors)))
+        code_bytes = max(m for m in range(1, PQ_BYTES + 1) if dimension % m == 0)  # 48 for MiniLM's 384
+        factory = f"IVF{lists},PQ{code_bytes},Refine(SQ8)"
+        index = faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).permutation(len(vectors))[: max(lists * 40, 50_000)]
+        index.train(np.ascontiguousarray(vectors[np.sort(sample)]))
     else:
-        raise ValueError(f"unknown index type {index_type!r}; use 'flat' or 'hnsw'")
+        raise ValueError(f"unknown index type {index_type!r}; use one of {', '.join(INDEX_TYPES)}")
     if len(vectors):
-        index.add(vectors)
-    return index
+        index.add(np.ascontiguousarray(vectors))
+    return _tune(index, index_type)
 
 
 def replace_folder(new: Path, target: Path) -> None:
@@ -198,26 +241,25 @@ def _previous_vectors(index_dir: Path, encoder: Encoder) -> dict[str, np.ndarray
         return {}
 
 
-def build_index(
-    corpus_dir: str | Path,
-    index_dir: str | Path,
-    *,
-    encoder: Encoder,
-    index_type: str = "flat",
-    after_write=None,
-    progress: bool = False,
-) -> BuildReport:
-    """Read ``corpus_dir``, chunk, embed (reusing vectors of unchanged chunks) and save to ``index_dir``.
+@dataclass(frozen=True)
+class PreparedBuild:
+    """Everything a store writes: the corpus read, chunked and embedded (``texts`` are what was embedded)."""
 
-    ``after_write`` (tests only) is called with the temporary folder just before the swap. ``progress`` shows
-    bars for reading the files and embedding the passages (on a terminal). Raises
-    ``CorpusNotFoundError`` for a missing corpus folder and ``EmptyCorpusError`` when no document could be
-    read (subclasses of ``FileNotFoundError`` and ``ValueError``).
-    """
-    began = time.perf_counter()
-    corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
-    index_dir.parent.mkdir(parents=True, exist_ok=True)
-    recover_interrupted_swap(index_dir)
+    fingerprint: str
+    documents: list[Document]
+    skipped: list[SkippedFile]
+    chunks: list[Chunk]
+    texts: list[str]
+    keys: list[str]
+    vectors: np.ndarray
+    embedded: int
+
+
+def prepare_build(
+    corpus_dir: str | Path, *, encoder: Encoder, cache: dict[str, np.ndarray], progress: bool = False
+) -> PreparedBuild:
+    """Read, clean and chunk ``corpus_dir`` and embed the chunks, taking vectors from ``cache`` (keyed by
+    the hash of the embedded text) where it has them. Raises ``CorpusNotFoundError``/``EmptyCorpusError``."""
     fingerprint = corpus_fingerprint(corpus_dir)
     documents, skipped = load_corpus(corpus_dir, progress=progress)
     if not documents:
@@ -229,7 +271,6 @@ def build_index(
     chunks = [chunk for document in documents for chunk in chunk_document(document)]
     texts = [embedding_text(chunk, by_id[chunk.doc_id]) for chunk in chunks]
     keys = [_text_key(text) for text in texts]
-    cache = _previous_vectors(index_dir, encoder)
     missing = [i for i, key in enumerate(keys) if key not in cache]
     vectors = np.zeros((len(chunks), encoder.dimension), dtype=np.float32)
     if missing:
@@ -237,6 +278,38 @@ def build_index(
     for i, key in enumerate(keys):
         if key in cache:
             vectors[i] = cache[key]
+    return PreparedBuild(fingerprint, documents, skipped, chunks, texts, keys, vectors, len(missing))
+
+
+def build_index(
+    corpus_dir: str | Path,
+    index_dir: str | Path,
+    *,
+    encoder: Encoder,
+    index_type: str = "auto",
+    after_write=None,
+    progress: bool = False,
+) -> BuildReport:
+    """Read ``corpus_dir``, chunk, embed (reusing vectors of unchanged chunks) and save to ``index_dir``.
+
+    ``index_type`` is one of ``INDEX_TYPES`` or "auto" (``choose_index_type`` by the number of chunks; the
+    manifest records the one used). ``after_write`` (tests only) is called with the temporary folder just
+    before the swap. ``progress`` shows
+    bars for reading the files and embedding the passages (on a terminal). Raises
+    ``CorpusNotFoundError`` for a missing corpus folder and ``EmptyCorpusError`` when no document could be
+    read (subclasses of ``FileNotFoundError`` and ``ValueError``).
+    """
+    began = time.perf_counter()
+    corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
+    index_dir.parent.mkdir(parents=True, exist_ok=True)
+    recover_interrupted_swap(index_dir)
+    prepared = prepare_build(
+        corpus_dir, encoder=encoder, cache=_previous_vectors(index_dir, encoder), progress=progress
+    )
+    fingerprint, documents, skipped = prepared.fingerprint, prepared.documents, prepared.skipped
+    chunks, keys, vectors, missing = prepared.chunks, prepared.keys, prepared.vectors, prepared.embedded
+    if index_type == "auto":
+        index_type = choose_index_type(len(chunks))
     faiss_index = _make_faiss_index(vectors, index_type)
     manifest = IndexManifest(
         encoder_id=encoder.encoder_id,
@@ -259,7 +332,7 @@ def build_index(
         replace_folder(temporary, index_dir)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
-    return BuildReport(manifest, len(missing), len(chunks) - len(missing), tuple(skipped), time.perf_counter() - began)
+    return BuildReport(manifest, missing, len(chunks) - missing, tuple(skipped), time.perf_counter() - began)
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -305,17 +378,14 @@ def _hint(index_dir: Path, corpus_dir: str | Path = "corpus") -> str:
     return REBUILD_HINT.format(corpus=corpus_dir, index=index_dir)
 
 
-def check_fresh(manifest: IndexManifest, index_dir: Path, corpus_dir: str | Path) -> None:
-    """Raise ``StaleIndexError`` when the corpus or the ingestion code changed since the build."""
+def check_fresh(manifest: IndexManifest, index_dir: Path, corpus_dir: str | Path, *, hint: str | None = None) -> None:
+    """Raise ``StaleIndexError`` when the corpus or the ingestion code changed since the build. ``hint`` is
+    the rebuild command for the message (default: the folder store's)."""
+    hint = hint if hint is not None else _hint(index_dir, corpus_dir)
     if manifest.pipeline_version != PIPELINE_VERSION:
-        raise StaleIndexError(
-            f"The index at {index_dir} was built by older ingestion code. {_hint(index_dir, corpus_dir)}"
-        )
+        raise StaleIndexError(f"The index at {index_dir} was built by older ingestion code. {hint}")
     if Path(corpus_dir).is_dir() and corpus_fingerprint(corpus_dir) != manifest.corpus_fingerprint:
-        raise StaleIndexError(
-            f"The corpus in {corpus_dir} changed since the index at {index_dir} was built. "
-            f"{_hint(index_dir, corpus_dir)}"
-        )
+        raise StaleIndexError(f"The corpus in {corpus_dir} changed since the index at {index_dir} was built. {hint}")
 
 
 def load_index(
@@ -346,8 +416,10 @@ def load_index(
         check_fresh(manifest, index_dir, corpus_dir)
     hint = _hint(index_dir, corpus_dir or "corpus")
     try:
-        faiss_index = faiss.read_index(str(index_dir / "index.faiss"))
-        vectors = np.load(index_dir / "vectors.npy", allow_pickle=False)
+        faiss_index = _tune(faiss.read_index(str(index_dir / "index.faiss")), manifest.index_type)
+        # Mapped, not read: answering never touches them (they are the next build's embedding cache), and a
+        # million of them would double the index's memory.
+        vectors = np.load(index_dir / "vectors.npy", allow_pickle=False, mmap_mode="r")
         chunk_rows = [
             json.loads(line) for line in (index_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line
         ]
@@ -385,8 +457,21 @@ def load_index(
 
 def index_from_documents(documents: list[Document], *, encoder: Encoder, index_type: str = "flat") -> CorpusIndex:
     """Build an in-memory index (nothing written) from already-cleaned documents: for benchmarks and tests."""
-    by_id = {d.doc_id: d for d in documents}
     chunks = [chunk for document in documents for chunk in chunk_document(document)]
+    by_id = {d.doc_id: d for d in documents}
     vectors = encoder.encode_documents([embedding_text(c, by_id[c.doc_id]) for c in chunks])
+    return index_from_vectors(documents, chunks, vectors, encoder=encoder, index_type=index_type)
+
+
+def index_from_vectors(
+    documents: list[Document], chunks: list[Chunk], vectors: np.ndarray, *, encoder: Encoder, index_type: str = "flat"
+) -> CorpusIndex:
+    """An in-memory index over chunks already embedded (row i of ``vectors`` is ``chunks[i]``), e.g. from a
+    benchmark's embedding cache. Raises ``ValueError`` when the counts or the dimension disagree."""
+    if len(vectors) != len(chunks) or (len(vectors) and vectors.shape[1] != encoder.dimension):
+        raise ValueError(f"{len(vectors)} vectors for {len(chunks)} chunks (dimension {encoder.dimension})")
+    if index_type == "auto":
+        index_type = choose_index_type(len(chunks))
     manifest = IndexManifest(encoder.encoder_id, encoder.dimension, index_type, "", len(chunks), len(documents))
+    by_id = {d.doc_id: d for d in documents}
     return CorpusIndex(manifest, by_id, chunks, vectors, _make_faiss_index(vectors, index_type))

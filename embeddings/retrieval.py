@@ -48,6 +48,12 @@ class DenseRetriever:
         ]
 
 
+def keyword_results(chunks: list[Chunk], found: list[tuple[int, float]], k: int) -> list[ScoredChunk]:
+    """The best ``k`` of (chunk position, BM25 score) pairs as ``ScoredChunk``s, equal scores in passage order."""
+    ordered = sorted(found, key=lambda pair: (-pair[1], pair[0]))[:k]
+    return [ScoredChunk(chunks[p], s, rank, bm25_score=s) for rank, (p, s) in enumerate(ordered)]
+
+
 class BM25Retriever:
     """Okapi BM25 (bm25s, English stopwords, Snowball English stemming) over each chunk's title-and-passage text."""
 
@@ -76,9 +82,26 @@ class BM25Retriever:
         )
         if not tokens or not tokens[0]:
             return []
-        positions, scores = self._model.retrieve(tokens, k=min(k, len(self.chunks)), show_progress=False, n_threads=1)
+        # Twice as deep as asked, then equal scores in passage order: which of several tied passages makes the
+        # cut is then decided, not left to the library (and every store decides it alike).
+        depth = min(2 * k, len(self.chunks))
+        positions, scores = self._model.retrieve(tokens, k=depth, show_progress=False, n_threads=1)
         results = [(int(p), float(s)) for p, s in zip(positions[0], scores[0], strict=True) if s > 0]
-        return [ScoredChunk(self.chunks[p], s, rank, bm25_score=s) for rank, (p, s) in enumerate(results)]
+        return keyword_results(self.chunks, results, k)
+
+
+class StoreKeywordRetriever:
+    """BM25 run by the index's own store (``index.keyword_search``, e.g. Milvus full-text search)."""
+
+    def __init__(self, index: CorpusIndex) -> None:
+        self.index = index
+
+    def retrieve(self, question: str, k: int) -> list[ScoredChunk]:
+        """Return up to ``k`` chunks that share a (non-stopword) term with ``question``."""
+        if k < 1 or not self.index.chunks:
+            return []
+        found = self.index.keyword_search(question, min(2 * k, len(self.index.chunks)))  # type: ignore[attr-defined]
+        return keyword_results(self.index.chunks, [(p, s) for p, s in found if s > 0], k)
 
 
 Fusion = Literal["rrf", "convex"]
@@ -147,7 +170,10 @@ class CorpusRetriever:
     def __init__(self, index: CorpusIndex, encoder: QueryEncoder) -> None:
         self.index = index
         self.dense = DenseRetriever(index, encoder)
-        self.bm25 = BM25Retriever(index)
+        # A store that searches keywords itself (Milvus) does; otherwise BM25 is built here, in memory.
+        self.bm25: Retriever = (
+            StoreKeywordRetriever(index) if hasattr(index, "keyword_search") else BM25Retriever(index)
+        )
         self.hybrid = HybridRetriever(self.dense, self.bm25)
 
     def retrieve(self, question: str, k: int = 5, *, mode: str = "hybrid") -> list[ScoredChunk]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from embeddings.corpus import corpus_signature
 from embeddings.encoder import Encoder
 from embeddings.errors import CorpusError
-from embeddings.index import build_index
+from embeddings.index import BuildReport, build_index
 
 LOG = logging.getLogger(__name__)
 
@@ -34,12 +34,15 @@ class CorpusWatcher:
         encoder: Encoder,
         interval: float = 2.0,
         on_rebuilt: Callable[[], object] | None = None,
+        build: Callable[[], BuildReport] | None = None,
     ) -> None:
         self.corpus_dir = Path(corpus_dir)
         self.index_dir = Path(index_dir)
         self.encoder = encoder
         self.interval = interval
         self.on_rebuilt = on_rebuilt
+        # How to rebuild: the index folder by default; another store (Milvus) passes its own build.
+        self.build = build or (lambda: build_index(self.corpus_dir, self.index_dir, encoder=self.encoder))
         self.updating = False
         self.last_error: str | None = None
         self.last_update: str | None = None
@@ -66,7 +69,7 @@ class CorpusWatcher:
         self.updating = True
         began = time.perf_counter()
         try:
-            report = build_index(self.corpus_dir, self.index_dir, encoder=self.encoder)
+            report = self.build()
         except (CorpusError, OSError, ValueError) as error:
             self.last_error = str(error)
             LOG.warning("index update failed, keeping the previous index: %s", error)

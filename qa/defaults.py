@@ -25,3 +25,16 @@ def default_index_dir() -> Path:
 def default_corpus_dir() -> Path:
     """``$QA_CORPUS`` if set, else ``corpus/`` in the project folder."""
     return Path(os.environ.get("QA_CORPUS") or PROJECT_ROOT / "corpus")
+
+
+STORES = ("faiss", "milvus")
+
+
+def default_store() -> str:
+    """``$QA_STORE`` ("faiss", the index folder, or "milvus") if set, else "faiss"."""
+    return os.environ.get("QA_STORE") or "faiss"
+
+
+def default_milvus_uri() -> str:
+    """``$QA_MILVUS_URI`` if set, else a Milvus Lite file in the project folder (``index-milvus/qa.db``)."""
+    return os.environ.get("QA_MILVUS_URI") or str(PROJECT_ROOT / "index-milvus" / "qa.db")

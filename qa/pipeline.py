@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +20,15 @@ from embeddings.errors import IndexLoadError
 from embeddings.index import CorpusIndex, load_index
 from embeddings.retrieval import MODES, CorpusRetriever, ScoredChunk
 from qa.citations import cite, retrieved_passage
-from qa.defaults import DEFAULT_MODE, DEFAULT_TOP_K, default_corpus_dir, default_index_dir
+from qa.defaults import (
+    DEFAULT_MODE,
+    DEFAULT_TOP_K,
+    STORES,
+    default_corpus_dir,
+    default_index_dir,
+    default_milvus_uri,
+    default_store,
+)
 from qa.errors import InvalidOptionError
 from qa.grouping import choose_answers, group_candidates
 from qa.questions import clean_question
@@ -30,6 +39,7 @@ from qa.windows import reading_windows
 
 LOG = logging.getLogger(__name__)
 NO_ANSWER_REASON = "No passage of the corpus answers this question."
+MILVUS_STAMP_SECONDS = 1.0
 
 
 class QuestionAnswerer:
@@ -44,14 +54,21 @@ class QuestionAnswerer:
         encoder: Encoder | None = None,
         reader: Reader | None = None,
         check_stale: bool = True,
+        store: str | None = None,
+        milvus_uri: str | None = None,
     ) -> None:
+        self.store = store if store is not None else default_store()
+        if self.store not in STORES:
+            raise InvalidOptionError(f"Unknown index store {self.store!r} (QA_STORE); use one of {', '.join(STORES)}.")
+        self.milvus_uri = milvus_uri if milvus_uri is not None else default_milvus_uri()
         self.index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
         self.corpus_dir = Path(corpus_dir) if corpus_dir is not None else default_corpus_dir()
         self.encoder: Encoder = encoder if encoder is not None else SentenceTransformerEncoder()
         self.reader: Reader = reader if reader is not None else ReaderModel()
         self.check_stale = check_stale
         self._loaded: tuple[CorpusIndex, CorpusRetriever] | None = None
-        self._stamp: tuple[int, int] | None = None  # the loaded index's manifest file (mtime, size)
+        self._stamp: object = None  # the loaded index's manifest file (mtime, size), or Milvus build id
+        self._stamp_checked = 0.0
         self._lock = threading.Lock()
 
     def load(self) -> QuestionAnswerer:
@@ -61,7 +78,16 @@ class QuestionAnswerer:
         self.reader.load()
         return self
 
-    def _manifest_stamp(self) -> tuple[int, int] | None:
+    def _manifest_stamp(self) -> object:
+        if self.store == "milvus":
+            # A query to Milvus, not a stat: asked at most once a second, not on every question.
+            now = time.monotonic()
+            if self._loaded is not None and now - self._stamp_checked < MILVUS_STAMP_SECONDS:
+                return self._stamp
+            self._stamp_checked = now
+            from embeddings.milvus_store import milvus_stamp
+
+            return milvus_stamp(self.milvus_uri)
         try:
             stat = (self.index_dir / "manifest.json").stat()
         except OSError:
@@ -69,6 +95,16 @@ class QuestionAnswerer:
         return (stat.st_mtime_ns, stat.st_size)
 
     def _load_snapshot(self) -> tuple[CorpusIndex, CorpusRetriever]:
+        if self.store == "milvus":
+            from embeddings.milvus_store import load_milvus_index
+
+            milvus_index = load_milvus_index(
+                self.milvus_uri,
+                encoder_id=self.encoder.encoder_id,
+                dimension=self.encoder.dimension,
+                corpus_dir=self.corpus_dir if self.check_stale else None,
+            )
+            return (milvus_index, CorpusRetriever(milvus_index, self.encoder))
         index = load_index(
             self.index_dir,
             encoder_id=self.encoder.encoder_id,

@@ -184,3 +184,42 @@ def test_replace_folder_swaps_whole_folders_and_restores_a_crashed_swap(tmp_path
     (again / "f").write_text("newest")
     replace_folder(again, target)
     assert (target / "f").read_text() == "newest" and not (tmp_path / ".graph.old").exists()
+
+
+def test_index_type_follows_corpus_size():
+    from embeddings.index import APPROXIMATE_FROM, choose_index_type
+
+    assert choose_index_type(10) == "flat"
+    assert choose_index_type(APPROXIMATE_FROM - 1) == "flat"
+    assert choose_index_type(APPROXIMATE_FROM) == "hnsw"
+
+
+@pytest.mark.parametrize("index_type", ["hnsw", "ivfpq"])
+def test_approximate_indexes_find_planted_neighbours_and_survive_a_round_trip(index_type, tmp_path, monkeypatch):
+    import faiss
+    import numpy as np
+
+    from embeddings import index as index_module
+    from embeddings.index import _make_faiss_index, _tune
+
+    monkeypatch.setattr(index_module, "IVFPQ_MIN_PASSAGES", 5_000)  # a smaller corpus keeps the test quick
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(5_000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    targets = rng.choice(len(vectors), 200, replace=False)
+    queries = vectors[targets] + rng.normal(0, 0.02, (200, 64)).astype(np.float32)
+    index = _make_faiss_index(vectors, index_type)
+    _, found = index.search(queries, 5)
+    assert np.mean(found[:, 0] == targets) >= 0.95
+    faiss.write_index(index, str(tmp_path / "i.faiss"))
+    loaded = _tune(faiss.read_index(str(tmp_path / "i.faiss")), index_type)
+    assert np.array_equal(loaded.search(queries, 5)[1], found)
+
+
+def test_ivfpq_refuses_a_corpus_too_small_to_train_on():
+    import numpy as np
+
+    from embeddings.index import _make_faiss_index
+
+    with pytest.raises(ValueError, match="needs at least"):
+        _make_faiss_index(np.ones((100, 64), dtype=np.float32), "ivfpq")
