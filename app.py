@@ -255,11 +255,7 @@ def render_documents(*, index_dir: PathLike = None, corpus_dir: PathLike = None)
     )
     skipped = index.manifest.skipped
     if skipped:
-        items = "".join(
-            f"<li><code>{_e(Path(s['path']).name if ':' not in Path(s['path']).name else s['path'])}</code>: "
-            f"{_e(s['reason'])}</li>"
-            for s in skipped
-        )
+        items = "".join(f"<li><code>{_e(Path(s['path']).name)}</code>: {_e(s['reason'])}</li>" for s in skipped)
         table += f'<h4>Not indexed</h4><ul id="qa-skipped">{items}</ul>'
     return table
 
@@ -371,6 +367,23 @@ def _standalone(title: str, body: str) -> str:
     )
 
 
+def _query_row(gr: Any, label: str, placeholder: str, box_id: str, action: str, button_id: str) -> tuple[Any, Any]:
+    """A one-line text box with its button beside it (a row that wraps on a phone)."""
+    with gr.Row():
+        box = gr.Textbox(
+            label=label,
+            placeholder=placeholder,
+            # Longer than the library's limit on purpose: a long paste reaches the server and gets the "too
+            # long" message instead of being cut silently in the browser.
+            max_length=PASTE_LIMIT_CHARS,
+            lines=1,
+            scale=5,
+            elem_id=box_id,
+        )
+        button = gr.Button(action, variant="primary", scale=1, elem_id=button_id)
+    return box, button
+
+
 def build_page(*, index_dir: PathLike = None, corpus_dir: PathLike = None, watcher: Any = None) -> Any:
     """The ``gr.Blocks`` page: Ask, Search and Documents tabs; nothing is loaded until the first question
     (or the status line). With a corpus ``watcher`` the status line and the document list refresh every
@@ -384,18 +397,9 @@ def build_page(*, index_dir: PathLike = None, corpus_dir: PathLike = None, watch
         gr.Markdown("## Ask the corpus\nAnswers are copied from the articles, with the passage they came from.")
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
-                with gr.Row():
-                    question = gr.Textbox(
-                        label="Question",
-                        placeholder="How many Hellfire missiles were sold to Iraq?",
-                        # Longer than the library's limit on purpose: a long paste reaches the server and gets
-                        # the "too long" message instead of being cut silently in the browser.
-                        max_length=PASTE_LIMIT_CHARS,
-                        lines=1,
-                        scale=5,
-                        elem_id="qa-question",
-                    )
-                    button = gr.Button("Ask", variant="primary", scale=1, elem_id="qa-ask")
+                question, button = _query_row(
+                    gr, "Question", "How many Hellfire missiles were sold to Iraq?", "qa-question", "Ask", "qa-ask"
+                )
                 answer_html = gr.HTML(elem_id="qa-answer")
                 alternatives_html = gr.HTML(elem_id="qa-alternatives")
                 with gr.Accordion("Retrieved passages", open=False):
@@ -405,16 +409,9 @@ def build_page(*, index_dir: PathLike = None, corpus_dir: PathLike = None, watch
                     top_k = gr.Slider(1, MAX_TOP_K, value=DEFAULT_TOP_K, step=1, label="Passages to read")
                     mode = gr.Radio(modes, value=DEFAULT_MODE, label="Retrieval")
             with gr.Tab("Search", id="search"):
-                with gr.Row():
-                    query = gr.Textbox(
-                        label="Find passages",
-                        placeholder="Hellfire missiles",
-                        max_length=PASTE_LIMIT_CHARS,
-                        lines=1,
-                        scale=5,
-                        elem_id="qa-search",
-                    )
-                    search_button = gr.Button("Search", variant="primary", scale=1, elem_id="qa-search-go")
+                query, search_button = _query_row(
+                    gr, "Find passages", "Hellfire missiles", "qa-search", "Search", "qa-search-go"
+                )
                 search_html = gr.HTML(elem_id="qa-search-output")
             with gr.Tab("Documents", id="documents"):
                 files = gr.File(

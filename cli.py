@@ -65,10 +65,15 @@ def cmd_index(args: argparse.Namespace) -> int:
         except IndexLoadError:
             pass
     progress = sys.stderr.isatty()
+    embed = None
+    if args.engine == "ray":
+        from embeddings.ray_engine import ray_embedder
+
+        embed = ray_embedder(address=args.ray_address)
     if store == "milvus":
-        report = build_milvus_index(corpus, uri, encoder=encoder, progress=progress)
+        report = build_milvus_index(corpus, uri, encoder=encoder, progress=progress, embed=embed)
     else:
-        report = build_index(corpus, index, encoder=encoder, index_type=args.index_type, progress=progress)
+        report = build_index(corpus, index, encoder=encoder, index_type=args.index_type, progress=progress, embed=embed)
     manifest = report.manifest
     print(
         f"Indexed {manifest.document_count} documents, {manifest.chunk_count} chunks into {where} "
@@ -278,6 +283,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="with --store milvus: a Milvus Lite file (*.db) or a server, http://host:19530 "
         "(default: $QA_MILVUS_URI or index-milvus/qa.db)",
+    )
+    index.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="embed in this process (local, default) or with a Ray Data actor pool (ray; the scale extra)",
+    )
+    index.add_argument(
+        "--ray-address",
+        default=None,
+        help="with --engine ray: a Ray cluster to run on, e.g. ray://head:10001 (default: a local Ray)",
     )
     index.set_defaults(handler=cmd_index)
 

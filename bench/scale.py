@@ -274,6 +274,7 @@ def indexes(args: argparse.Namespace) -> None:
     import faiss
 
     from embeddings.encoder import SentenceTransformerEncoder
+    from embeddings.index import HNSW_BUILD_DEPTH, HNSW_NEIGHBOURS, HNSW_SEARCH_DEPTH
 
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     documents, chunks, sources = real_chunks()
@@ -323,18 +324,104 @@ def indexes(args: argparse.Namespace) -> None:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         del vectors
+    # Rows of this run replace those of the same size and index type; the others stay.
+    measured = {(r["passages"], r.get("index_type", "bm25")) for r in rows}
+    previous = (
+        json.loads((RESULTS / "scale.json").read_text(encoding="utf-8")) if (RESULTS / "scale.json").exists() else {}
+    )
+    kept = [r for r in previous.get("indexes", []) if (r["passages"], r.get("index_type", "bm25")) not in measured]
     _merge_json(
         RESULTS / "scale.json",
         {
-            "indexes": rows,
+            "indexes": sorted(kept + rows, key=lambda r: (r["passages"], r.get("index_type", "zz"))),
             "real_chunks": len(real),
             "questions": len(questions),
             "copies": f"perturbed copies of real train/SQuADShifts passages, noise sd {NOISE} per dimension",
             "cpus": os.cpu_count(),
             "command": "python bench/scale.py " + " ".join(sys.argv[1:]),
+            "hnsw": {
+                "neighbours": HNSW_NEIGHBOURS,
+                "ef_construction": HNSW_BUILD_DEPTH,
+                "ef_search": HNSW_SEARCH_DEPTH,
+            },
         },
     )
     plot()
+
+
+def train_questions(count: int) -> list[str]:
+    """``count`` seeded SQuAD 1.1 *train* questions: what search parameters are chosen on (never dev)."""
+    data = json.loads(SOURCES[1][1].read_text(encoding="utf-8"))["data"]
+    questions = [qa["question"] for article in data for paragraph in article["paragraphs"] for qa in paragraph["qas"]]
+    random.Random(SEED + 1).shuffle(questions)
+    return questions[:count]
+
+
+def hnsw_sweep(args: argparse.Namespace) -> None:
+    """HNSW's search depth (efSearch) against its agreement with exact search, chosen on SQuAD *train*
+    questions at ``--size`` passages: the smallest depth whose top 5 overlaps exact search's by
+    ``--target``; then the SQuAD dev recall@5 at every depth, for the record."""
+    import faiss
+
+    from embeddings.encoder import SentenceTransformerEncoder
+    from embeddings.index import _make_faiss_index
+
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    _, chunks, sources = real_chunks()
+    real = real_vectors(len(chunks))
+    copyable = np.array([i for i, s in enumerate(sources) if s != "squad-dev"])
+    vectors = corpus_vectors(real, args.size, copyable, np.random.default_rng(SEED))
+    encoder = SentenceTransformerEncoder()
+    tune = np.ascontiguousarray(encoder.encode_queries(train_questions(QUESTIONS)), dtype=np.float32)
+    dev = dev_questions(chunks)
+    report = np.ascontiguousarray(encoder.encode_queries([q for q, _ in dev]), dtype=np.float32)
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    exact_tune, exact_report = flat.search(tune, 5)[1], flat.search(report, 5)[1]
+    del flat
+    import embeddings.index as index_module
+
+    index_module.HNSW_BUILD_DEPTH = args.build_depth
+    began = time.perf_counter()
+    index = _make_faiss_index(vectors, "hnsw")
+    build = time.perf_counter() - began
+    rows = []
+    for depth in args.depths:
+        index.hnsw.efSearch = depth
+        seconds, found = [], []
+        for row in range(len(tune)):
+            began = time.perf_counter()
+            found.append(index.search(tune[row : row + 1], 5)[1][0])
+            seconds.append(time.perf_counter() - began)
+        found_report = index.search(report, 5)[1]
+        rows.append(
+            {
+                "ef_search": depth,
+                "train_overlap_at_5_with_flat": round(
+                    float(np.mean([len(set(a) & set(b)) / 5 for a, b in zip(found, exact_tune, strict=True)])), 4
+                ),
+                "train_p50_ms": percentile_ms(seconds, 50),
+                "train_p95_ms": percentile_ms(seconds, 95),
+                "dev_recall_at_5": recall_at_5(found_report, [gold for _, gold in dev]),
+                "dev_flat_recall_at_5": recall_at_5(exact_report, [gold for _, gold in dev]),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    chosen = next((r for r in rows if r["train_overlap_at_5_with_flat"] >= args.target), rows[-1])
+    _merge_json(
+        RESULTS / "scale.json",
+        {
+            "hnsw_sweep": {
+                "passages": args.size,
+                "ef_construction": args.build_depth,
+                "build_s": round(build, 1),
+                "target_overlap": args.target,
+                "chosen_ef_search": chosen["ef_search"],
+                "rows": rows,
+                "command": "python bench/scale.py " + " ".join(sys.argv[1:]),
+            }
+        },
+    )
 
 
 def answer(args: argparse.Namespace) -> None:
@@ -440,6 +527,12 @@ def main() -> None:
     answer_stage = stages.add_parser("answer", help="qa.answer over the SQuAD train+dev paragraphs")
     answer_stage.add_argument("--questions", type=int, default=QUESTIONS, help="seeded dev questions")
     answer_stage.set_defaults(run=answer)
+    sweep_stage = stages.add_parser("hnsw-sweep", help="HNSW search depth chosen on SQuAD train questions")
+    sweep_stage.add_argument("--size", type=int, default=1_000_000, help="corpus size")
+    sweep_stage.add_argument("--depths", type=int, nargs="+", default=[128, 256, 512, 1024, 2048], help="efSearch")
+    sweep_stage.add_argument("--target", type=float, default=0.99, help="overlap@5 with exact search to reach")
+    sweep_stage.add_argument("--build-depth", type=int, default=64, help="efConstruction of the graph")
+    sweep_stage.set_defaults(run=hnsw_sweep)
     plot_stage = stages.add_parser("plot", help="redraw bench/results/scale.png")
     plot_stage.set_defaults(run=lambda args: plot())
     args = parser.parse_args()

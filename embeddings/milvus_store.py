@@ -22,6 +22,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,9 @@ from embeddings.encoder import Encoder
 from embeddings.errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError, IndexUnavailableError
 from embeddings.index import (
     FORMAT_VERSION,
+    HNSW_BUILD_DEPTH,
+    HNSW_NEIGHBOURS,
+    HNSW_SEARCH_DEPTH,
     BuildReport,
     CorpusIndex,
     IndexManifest,
@@ -153,7 +157,13 @@ def _read_current(client: Any, name: str) -> dict | None:
 
 
 def build_milvus_index(
-    corpus_dir: str | Path, uri: str, *, encoder: Encoder, name: str = DEFAULT_NAME, progress: bool = False
+    corpus_dir: str | Path,
+    uri: str,
+    *,
+    encoder: Encoder,
+    name: str = DEFAULT_NAME,
+    progress: bool = False,
+    embed: Callable[[list[str]], np.ndarray] | None = None,
 ) -> BuildReport:
     """Read, chunk and embed ``corpus_dir`` (reusing the current build's vectors of unchanged chunks) and
     write it to Milvus at ``uri`` as collections ``<name>_chunks_<build>`` and ``<name>_docs_<build>``, then
@@ -162,7 +172,7 @@ def build_milvus_index(
     client = _client(uri)
     current = _read_current(client, name)
     cache = _cached_vectors(client, name, current)
-    prepared = prepare_build(corpus_dir, encoder=encoder, cache=cache, progress=progress)
+    prepared = prepare_build(corpus_dir, encoder=encoder, cache=cache, progress=progress, embed=embed)
     index_type = choose_index_type(len(prepared.chunks))
     manifest = IndexManifest(
         encoder_id=encoder.encoder_id,
@@ -179,7 +189,9 @@ def build_milvus_index(
     build = f"b{time.strftime('%Y%m%d%H%M%S')}{uuid.uuid4().hex[:6]}"
     chunks_name, docs_name = f"{name}_chunks_{build}", f"{name}_docs_{build}"
     vector_index = (
-        {"index_type": "HNSW", "M": 32, "efConstruction": 64} if index_type == "hnsw" else {"index_type": "FLAT"}
+        {"index_type": "HNSW", "params": {"M": HNSW_NEIGHBOURS, "efConstruction": HNSW_BUILD_DEPTH}}
+        if index_type == "hnsw"
+        else {"index_type": "FLAT"}
     )
     index_params = client.prepare_index_params()
     index_params.add_index("vector", metric_type="IP", **vector_index)
@@ -306,7 +318,7 @@ class MilvusCorpusIndex(CorpusIndex):
             anns_field="vector",
             limit=k,
             output_fields=["position"],
-            search_params={"metric_type": "IP", "params": {"ef": max(128, k)}},
+            search_params={"metric_type": "IP", "params": {"ef": max(HNSW_SEARCH_DEPTH, k)}},
         )
         scores = np.full((len(hits), k), -np.inf, dtype=np.float32)
         positions = np.full((len(hits), k), -1, dtype=np.int64)
