@@ -429,7 +429,6 @@ def answer(args: argparse.Namespace) -> None:
     shipped reader), ``QUESTIONS`` seeded dev questions: EM, F1, latency."""
     from embeddings.encoder import SentenceTransformerEncoder
     from embeddings.index import index_from_vectors
-    from embeddings.retrieval import CorpusRetriever
     from qa.metrics import exact_match, f1_score
     from qa.pipeline import QuestionAnswerer
 
@@ -441,10 +440,7 @@ def answer(args: argparse.Namespace) -> None:
     vectors = real_vectors(max(keep) + 1)[keep]
     encoder = SentenceTransformerEncoder()
     index = index_from_vectors(documents, chunks, vectors, encoder=encoder, index_type="auto")
-    answerer = QuestionAnswerer(encoder=encoder, check_stale=False)
-    answerer._loaded = (index, CorpusRetriever(index, encoder))  # an in-memory index instead of a folder
-    answerer._stamp = answerer._manifest_stamp()
-    answerer.reader.load()
+    answerer = QuestionAnswerer(encoder=encoder, index=index).load()
     data = json.loads(SOURCES[0][1].read_text(encoding="utf-8"))["data"]
     pool = [
         (qa["question"], [a["text"] for a in qa["answers"]]) for a in data for p in a["paragraphs"] for qa in p["qas"]

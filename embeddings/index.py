@@ -104,6 +104,14 @@ class CorpusIndex:
         k = max(1, min(k, len(self.chunks)))
         return self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
 
+    # False here: BM25 is built over ``chunks`` in memory by the retriever. A store that runs keyword search
+    # itself (Milvus) says True and implements ``keyword_search``.
+    searches_keywords = False
+
+    def keyword_search(self, question: str, k: int) -> list[tuple[int, float]]:
+        """Up to ``k`` (chunk position, BM25 score) best first, where ``searches_keywords`` is True."""
+        raise NotImplementedError("this index leaves keyword search to embeddings.retrieval.BM25Retriever")
+
 
 def _text_key(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]

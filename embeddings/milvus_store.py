@@ -308,6 +308,7 @@ class MilvusCorpusIndex(CorpusIndex):
 
     uri: str = ""
     collection: str = ""
+    searches_keywords = True
 
     def search_vectors(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (scores, chunk positions) per query row from Milvus; positions are -1 where fewer exist."""

@@ -100,7 +100,7 @@ class StoreKeywordRetriever:
         """Return up to ``k`` chunks that share a (non-stopword) term with ``question``."""
         if k < 1 or not self.index.chunks:
             return []
-        found = self.index.keyword_search(question, min(2 * k, len(self.index.chunks)))  # type: ignore[attr-defined]
+        found = self.index.keyword_search(question, min(2 * k, len(self.index.chunks)))
         return keyword_results(self.index.chunks, [(p, s) for p, s in found if s > 0], k)
 
 
@@ -171,9 +171,7 @@ class CorpusRetriever:
         self.index = index
         self.dense = DenseRetriever(index, encoder)
         # A store that searches keywords itself (Milvus) does; otherwise BM25 is built here, in memory.
-        self.bm25: Retriever = (
-            StoreKeywordRetriever(index) if hasattr(index, "keyword_search") else BM25Retriever(index)
-        )
+        self.bm25: Retriever = StoreKeywordRetriever(index) if index.searches_keywords else BM25Retriever(index)
         self.hybrid = HybridRetriever(self.dense, self.bm25)
 
     def retrieve(self, question: str, k: int = 5, *, mode: str = "hybrid") -> list[ScoredChunk]:

@@ -56,6 +56,7 @@ class QuestionAnswerer:
         check_stale: bool = True,
         store: str | None = None,
         milvus_uri: str | None = None,
+        index: CorpusIndex | None = None,
     ) -> None:
         self.store = store if store is not None else default_store()
         if self.store not in STORES:
@@ -70,6 +71,10 @@ class QuestionAnswerer:
         self._stamp: object = None  # the loaded index's manifest file (mtime, size), or Milvus build id
         self._stamp_checked = 0.0
         self._lock = threading.Lock()
+        # An index built in memory (benchmarks) is answered from as it is: no folder to load or watch.
+        self._fixed = index is not None
+        if index is not None:
+            self._loaded = (index, CorpusRetriever(index, self.encoder))
 
     def load(self) -> QuestionAnswerer:
         """Load the index (validated, and checked against the corpus) and warm the reader. Raises the
@@ -118,7 +123,7 @@ class QuestionAnswerer:
         folder was rebuilt since (by ``qa index``, another process, or the server's watcher)."""
         loaded = self._loaded
         if loaded is not None:
-            if self._manifest_stamp() != self._stamp:
+            if not self._fixed and self._manifest_stamp() != self._stamp:
                 self.refresh()
             return self._loaded or loaded
         with self._lock:
@@ -133,8 +138,8 @@ class QuestionAnswerer:
         Questions asked meanwhile (other threads) keep the snapshot they started with. A rebuilt index that
         cannot be used (stale against the corpus again, damaged) is logged and the loaded one stays.
         """
-        if self._loaded is None or not self._lock.acquire(blocking=False):
-            return False  # not loaded yet, or another thread is loading it right now
+        if self._fixed or self._loaded is None or not self._lock.acquire(blocking=False):
+            return False  # an in-memory index, not loaded yet, or another thread is loading it right now
         try:
             stamp = self._manifest_stamp()
             if stamp == self._stamp:

@@ -278,3 +278,19 @@ def test_an_unusable_rebuilt_index_leaves_the_loaded_one_in_use(small_index, fak
     (corpus / "drivers.txt").write_text(NEW_ARTICLE + "\nOne more line.\n", encoding="utf-8")  # stale again
     assert not answerer.refresh()
     assert answerer.answer(QUESTION).text == "5,000"
+
+
+def test_an_in_memory_index_is_answered_from_and_never_swapped_for_a_folder(small_index, fake_encoder, tmp_path):
+    from embeddings.corpus import load_corpus
+    from embeddings.index import index_from_documents
+
+    corpus, index_dir = small_index
+    documents, _ = load_corpus(corpus)
+    in_memory = index_from_documents(documents, encoder=fake_encoder)
+    answerer = QuestionAnswerer(
+        index_dir=index_dir, encoder=fake_encoder, reader=FakeReader({QUESTION: [("5,000", 6.0)]}), index=in_memory
+    )
+    assert answerer.answer(QUESTION).text == "5,000"
+    build_index(corpus, index_dir, encoder=fake_encoder)  # the folder at index_dir changes
+    assert answerer.refresh() is False
+    assert answerer.index is in_memory
