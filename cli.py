@@ -65,15 +65,17 @@ def cmd_index(args: argparse.Namespace) -> int:
         except IndexLoadError:
             pass
     progress = sys.stderr.isatty()
-    embed = None
+    engine = None
     if args.engine == "ray":
-        from embeddings.ray_engine import ray_embedder
+        from embeddings.ray_engine import RayEngine
 
-        embed = ray_embedder(address=args.ray_address)
+        engine = RayEngine(address=args.ray_address, actors=args.ray_actors)
     if store == "milvus":
-        report = build_milvus_index(corpus, uri, encoder=encoder, progress=progress, embed=embed)
+        report = build_milvus_index(corpus, uri, encoder=encoder, progress=progress, engine=engine)
     else:
-        report = build_index(corpus, index, encoder=encoder, index_type=args.index_type, progress=progress, embed=embed)
+        report = build_index(
+            corpus, index, encoder=encoder, index_type=args.index_type, progress=progress, engine=engine
+        )
     manifest = report.manifest
     print(
         f"Indexed {manifest.document_count} documents, {manifest.chunk_count} chunks into {where} "
@@ -250,6 +252,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return eval_main(forwarded)
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``qa`` argument parser with its subcommands (each one's help is also its description)."""
     parser = argparse.ArgumentParser(prog="qa", description="Offline extractive question answering over corpus/.")
@@ -288,12 +301,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine",
         choices=("local", "ray"),
         default="local",
-        help="embed in this process (local, default) or with a Ray Data actor pool (ray; the scale extra)",
+        help="read, chunk and embed in this process (local, default) or on Ray: tasks read and chunk the files, "
+        "an actor pool embeds (ray; the scale extra)",
     )
     index.add_argument(
         "--ray-address",
         default=None,
         help="with --engine ray: a Ray cluster to run on, e.g. ray://head:10001 (default: a local Ray)",
+    )
+    index.add_argument(
+        "--ray-actors",
+        type=_positive_int,
+        default=None,
+        help="with --engine ray: encoders in the actor pool, one core each (default: this machine's cores)",
     )
     index.set_defaults(handler=cmd_index)
 

@@ -83,6 +83,45 @@ def corpus_fingerprint(corpus_dir: str | Path) -> str:
     return digest.hexdigest()
 
 
+def read_corpus_file(path: Path, root: Path) -> tuple[list[Document], list[SkippedFile]]:
+    """One file of the corpus folder ``root`` read and cleaned: its documents, and what was skipped (the
+    whole file, or single records of an export). Logs nothing and touches no shared state, so files can be
+    read in any order or process (``embeddings.engine``) and come out the same."""
+    doc_id = path.relative_to(root).as_posix()
+    if not _inside(path, root):
+        return [], [SkippedFile(str(path), "a link pointing outside the corpus folder")]
+    limit = MAX_BYTES[file_kind(path.name) or "text"]
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            return [], [SkippedFile(str(path), f"too large ({size:,} bytes > {limit:,})")]
+        data = path.read_bytes()
+    except OSError as error:
+        return [], [SkippedFile(str(path), f"unreadable ({error.strerror or error})")]
+    try:
+        contents = read_file(data, doc_id)
+    except UnreadableFile as error:
+        return [], [SkippedFile(str(path), str(error))]
+    return list(contents.documents), list(contents.skipped)
+
+
+def corpus_root(corpus_dir: str | Path) -> Path:
+    """``corpus_dir`` resolved; raises ``CorpusNotFoundError`` (a ``FileNotFoundError``) when it is missing."""
+    root = Path(corpus_dir).resolve()
+    if not root.is_dir():
+        raise CorpusNotFoundError(
+            f"Corpus folder not found: {corpus_dir}. Create it and put articles in it "
+            f"({', '.join(SUPPORTED_SUFFIXES)})."
+        )
+    return root
+
+
+def log_skipped(skipped: list[SkippedFile]) -> None:
+    """A warning per skipped file or record, naming it (and its line) and why."""
+    for item in skipped:
+        LOG.warning("skipped %s: %s", item.path, item.reason)
+
+
 def load_corpus(corpus_dir: str | Path, *, progress: bool = False) -> tuple[list[Document], list[SkippedFile]]:
     """Read and clean every supported file under ``corpus_dir`` (see ``embeddings.formats``).
 
@@ -91,46 +130,19 @@ def load_corpus(corpus_dir: str | Path, *, progress: bool = False) -> tuple[list
     as a warning naming the file (and line). With ``progress`` a bar counts the files on a terminal. Raises
     ``CorpusNotFoundError`` (a ``FileNotFoundError``) when the folder does not exist.
     """
-    root = Path(corpus_dir).resolve()
-    if not root.is_dir():
-        raise CorpusNotFoundError(
-            f"Corpus folder not found: {corpus_dir}. Create it and put articles in it "
-            f"({', '.join(SUPPORTED_SUFFIXES)})."
-        )
+    root = corpus_root(corpus_dir)
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
-
-    def skip(path: Path, reason: str) -> None:
-        skipped.append(SkippedFile(str(path), reason))
-        LOG.warning("skipped %s: %s", path, reason)
-
     files = corpus_files(root)
     if progress:
         from tqdm import tqdm
 
         files = tqdm(files, desc="reading", unit="file", disable=None, leave=False)
     for path in files:
-        doc_id = path.relative_to(root).as_posix()
-        if not _inside(path, root):
-            skip(path, "a link pointing outside the corpus folder")
-            continue
-        limit = MAX_BYTES[file_kind(path.name) or "text"]
-        try:
-            size = path.stat().st_size
-            if size > limit:
-                skip(path, f"too large ({size:,} bytes > {limit:,})")
-                continue
-            data = path.read_bytes()
-        except OSError as error:
-            skip(path, f"unreadable ({error.strerror or error})")
-            continue
-        try:
-            contents = read_file(data, doc_id)
-        except UnreadableFile as error:
-            skip(path, str(error))
-            continue
-        documents.extend(contents.documents)
-        skipped.extend(contents.skipped)
+        read, passed_over = read_corpus_file(path, root)
+        documents.extend(read)
+        skipped.extend(passed_over)
+    log_skipped(skipped)
     return documents, skipped
 
 

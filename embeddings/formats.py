@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,8 +25,6 @@ from embeddings.documents import (
     clean_article,
     text_blocks,
 )
-
-LOG = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = (".txt", ".md")
 HTML_SUFFIXES = (".html", ".htm")
@@ -281,8 +278,7 @@ def _records(rows: list[tuple[int, object]], source: str, skipped: list[SkippedF
 
 
 def _skip_record(skipped: list[SkippedFile], where: str, reason: str) -> None:
-    skipped.append(SkippedFile(where, reason))
-    LOG.warning("skipped %s: %s", where, reason)
+    skipped.append(SkippedFile(where, reason))  # logged by whoever loads the file, with the rest
 
 
 def read_jsonl(data: bytes, doc_id: str) -> FileContents:

@@ -16,7 +16,6 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from embeddings.chunking import Chunk, chunk_document, embedding_text
-from embeddings.corpus import corpus_fingerprint, load_corpus
+from embeddings.corpus import corpus_files, corpus_fingerprint, corpus_root, log_skipped
 from embeddings.documents import Document, SkippedFile
 from embeddings.encoder import Encoder
+from embeddings.engine import BuildEngine, LocalEngine
 from embeddings.errors import (
     REBUILD_HINT,
     EmptyCorpusError,
@@ -134,9 +134,12 @@ INDEX_TYPES = ("flat", "hnsw", "ivfpq")
 # Below this many passages an exact search takes a few milliseconds and an approximate one buys nothing.
 APPROXIMATE_FROM = 200_000
 IVFPQ_MIN_PASSAGES = 20_000  # product quantisation needs this many vectors to train its codebooks
-# efConstruction 200 and efSearch 1,024: the smallest search depth whose top 5 agrees with exact search on
-# 99% of SQuAD *train* questions at a million passages (bench/scale.py hnsw-sweep; 3.9 ms p95 there).
-HNSW_NEIGHBOURS, HNSW_BUILD_DEPTH, HNSW_SEARCH_DEPTH = 32, 200, 1024
+# Chosen at a million passages on SQuAD *train* questions of 20 articles kept out of the copies, whose
+# paragraphs, like a real question's, have no near-duplicate around them (HNSW's hard case):
+# efConstruction 400, and efSearch 3,072, the smallest depth whose recall@5 of the question's own paragraph
+# is within 0.005 of exact search's (bench/scale.py hnsw-sweep; 13.7 ms p95 there). M 48 and
+# efConstruction 200 were measured too and reach no depth that close.
+HNSW_NEIGHBOURS, HNSW_BUILD_DEPTH, HNSW_SEARCH_DEPTH = 32, 400, 3072
 IVF_PROBES, PQ_BYTES, REFINE_FACTOR = 32, 48, 4
 
 
@@ -272,28 +275,32 @@ def prepare_build(
     encoder: Encoder,
     cache: dict[str, np.ndarray],
     progress: bool = False,
-    embed: Callable[[list[str]], np.ndarray] | None = None,
+    engine: BuildEngine | None = None,
 ) -> PreparedBuild:
     """Read, clean and chunk ``corpus_dir`` and embed the chunks, taking vectors from ``cache`` (keyed by
-    the hash of the embedded text) where it has them. ``embed`` replaces ``encoder.encode_documents`` (the
-    same model run elsewhere, e.g. ``embeddings.ray_engine.ray_embedder``). Raises
-    ``CorpusNotFoundError``/``EmptyCorpusError``."""
+    the hash of the embedded text) where it has them. ``engine`` does the reading, chunking and embedding
+    (default: ``LocalEngine(encoder)``, this process; ``embeddings.ray_engine.RayEngine`` runs them on Ray,
+    with the same results). Raises ``CorpusNotFoundError``/``EmptyCorpusError``."""
+    engine = engine if engine is not None else LocalEngine(encoder)
+    root = corpus_root(corpus_dir)
     fingerprint = corpus_fingerprint(corpus_dir)
-    documents, skipped = load_corpus(corpus_dir, progress=progress)
+    reads = engine.read(root, corpus_files(root), progress=progress)
+    documents = [document for read in reads for document in read.documents]
+    skipped = [item for read in reads for item in read.skipped]
+    log_skipped(skipped)
     if not documents:
         raise EmptyCorpusError(
             f"{corpus_dir} holds no readable document; add articles (.txt, .md, .html, .pdf, .jsonl, .csv) "
             "and run qa index again."
         )
     by_id = {d.doc_id: d for d in documents}
-    chunks = [chunk for document in documents for chunk in chunk_document(document)]
+    chunks = [chunk for read in reads for chunk in read.chunks]
     texts = [embedding_text(chunk, by_id[chunk.doc_id]) for chunk in chunks]
     keys = [_text_key(text) for text in texts]
     missing = [i for i, key in enumerate(keys) if key not in cache]
     vectors = np.zeros((len(chunks), encoder.dimension), dtype=np.float32)
     if missing:
-        pending = [texts[i] for i in missing]
-        vectors[missing] = embed(pending) if embed else encoder.encode_documents(pending, show_progress=progress)
+        vectors[missing] = engine.embed([texts[i] for i in missing], progress=progress)
     for i, key in enumerate(keys):
         if key in cache:
             vectors[i] = cache[key]
@@ -308,13 +315,13 @@ def build_index(
     index_type: str = "auto",
     after_write=None,
     progress: bool = False,
-    embed: Callable[[list[str]], np.ndarray] | None = None,
+    engine: BuildEngine | None = None,
 ) -> BuildReport:
     """Read ``corpus_dir``, chunk, embed (reusing vectors of unchanged chunks) and save to ``index_dir``.
 
     ``index_type`` is one of ``INDEX_TYPES`` or "auto" (``choose_index_type`` by the number of chunks; the
     manifest records the one used). ``after_write`` (tests only) is called with the temporary folder just
-    before the swap. ``embed`` replaces the encoder's own batching (see ``prepare_build``). ``progress`` shows
+    before the swap. ``engine`` reads, chunks and embeds (see ``prepare_build``). ``progress`` shows
     bars for reading the files and embedding the passages (on a terminal). Raises
     ``CorpusNotFoundError`` for a missing corpus folder and ``EmptyCorpusError`` when no document could be
     read (subclasses of ``FileNotFoundError`` and ``ValueError``).
@@ -324,7 +331,7 @@ def build_index(
     index_dir.parent.mkdir(parents=True, exist_ok=True)
     recover_interrupted_swap(index_dir)
     cache = _previous_vectors(index_dir, encoder)
-    prepared = prepare_build(corpus_dir, encoder=encoder, cache=cache, progress=progress, embed=embed)
+    prepared = prepare_build(corpus_dir, encoder=encoder, cache=cache, progress=progress, engine=engine)
     fingerprint, documents, skipped = prepared.fingerprint, prepared.documents, prepared.skipped
     chunks, keys, vectors, missing = prepared.chunks, prepared.keys, prepared.vectors, prepared.embedded
     if index_type == "auto":
@@ -478,7 +485,7 @@ def index_from_documents(documents: list[Document], *, encoder: Encoder, index_t
     """Build an in-memory index (nothing written) from already-cleaned documents: for benchmarks and tests."""
     chunks = [chunk for document in documents for chunk in chunk_document(document)]
     by_id = {d.doc_id: d for d in documents}
-    vectors = encoder.encode_documents([embedding_text(c, by_id[c.doc_id]) for c in chunks])
+    vectors = LocalEngine(encoder).embed([embedding_text(c, by_id[c.doc_id]) for c in chunks])
     return index_from_vectors(documents, chunks, vectors, encoder=encoder, index_type=index_type)
 
 

@@ -22,7 +22,6 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import numpy as np
 from embeddings.chunking import Chunk
 from embeddings.documents import Document
 from embeddings.encoder import Encoder
+from embeddings.engine import BuildEngine
 from embeddings.errors import IndexCorruptError, IndexMismatchError, IndexNotBuiltError, IndexUnavailableError
 from embeddings.index import (
     FORMAT_VERSION,
@@ -163,7 +163,7 @@ def build_milvus_index(
     encoder: Encoder,
     name: str = DEFAULT_NAME,
     progress: bool = False,
-    embed: Callable[[list[str]], np.ndarray] | None = None,
+    engine: BuildEngine | None = None,
 ) -> BuildReport:
     """Read, chunk and embed ``corpus_dir`` (reusing the current build's vectors of unchanged chunks) and
     write it to Milvus at ``uri`` as collections ``<name>_chunks_<build>`` and ``<name>_docs_<build>``, then
@@ -172,7 +172,7 @@ def build_milvus_index(
     client = _client(uri)
     current = _read_current(client, name)
     cache = _cached_vectors(client, name, current)
-    prepared = prepare_build(corpus_dir, encoder=encoder, cache=cache, progress=progress, embed=embed)
+    prepared = prepare_build(corpus_dir, encoder=encoder, cache=cache, progress=progress, engine=engine)
     index_type = choose_index_type(len(prepared.chunks))
     manifest = IndexManifest(
         encoder_id=encoder.encoder_id,
