@@ -42,6 +42,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     when it is missing or out of date."""
     from embeddings import IndexLoadError, SentenceTransformerEncoder, build_index, load_index
 
+    if args.engine != "ray" and (args.ray_address or args.ray_actors):
+        print("error: --ray-address and --ray-actors go with --engine ray", file=sys.stderr)
+        return 2
     corpus = Path(args.corpus) if args.corpus else default_corpus_dir()
     index = Path(args.index) if args.index else default_index_dir()
     store = args.store or default_store()
@@ -69,7 +72,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         from embeddings.ray_engine import RayEngine
 
-        engine = RayEngine(address=args.ray_address, actors=args.ray_actors)
+        engine = RayEngine(encoder, address=args.ray_address, actors=args.ray_actors)
     if store == "milvus":
         report = build_milvus_index(corpus, uri, encoder=encoder, progress=progress, engine=engine)
     else:

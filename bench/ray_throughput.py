@@ -74,7 +74,7 @@ def main() -> None:
         encoder.encode_documents(["warm up"])  # the model loaded before the clock starts, as the actors load theirs
         local = run(LocalEngine(encoder), root)
 
-        engine = RayEngine(actors=args.actors)
+        engine = RayEngine(encoder, actors=args.actors)
         began = time.perf_counter()
         engine.embed(["warm up"] * args.actors * 2)  # start Ray and the actor pool (each actor loads the model)
         start_s = time.perf_counter() - began

@@ -4,7 +4,7 @@ the ~20k-paragraph SQuAD corpus.
 Stages (each resumable; caches in bench/.cache/scale, git-ignored):
 
     python bench/scale.py embed      # real passages -> vectors, in shards, with a progress bar (about an hour)
-    python bench/scale.py hnsw-sweep --build-depth 400   # HNSW search depth, chosen on held-out train questions
+    python bench/scale.py hnsw-sweep # HNSW search depth, chosen on held-out train questions
     python bench/scale.py indexes    # flat / hnsw / ivfpq at 10k, 100k, 1M -> bench/results/scale.json + plot
     python bench/scale.py answer     # qa.answer over SQuAD 1.1 train+dev paragraphs, 1,000 seeded dev questions
 
@@ -43,6 +43,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from embeddings.chunking import Chunk, chunk_document, embedding_text  # noqa: E402
 from embeddings.documents import Document, build_document, text_blocks  # noqa: E402
+from embeddings.index import HNSW_BUILD_DEPTH, HNSW_NEIGHBOURS  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SOURCES = (
@@ -311,7 +312,7 @@ def indexes(args: argparse.Namespace) -> None:
     import faiss
 
     from embeddings.encoder import SentenceTransformerEncoder
-    from embeddings.index import HNSW_BUILD_DEPTH, HNSW_NEIGHBOURS, HNSW_SEARCH_DEPTH
+    from embeddings.index import HNSW_SEARCH_DEPTH
 
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     documents, chunks, sources = real_chunks()
@@ -450,7 +451,7 @@ def hnsw_sweep(args: argparse.Namespace) -> None:
             }
         )
         print(json.dumps(rows[-1]), flush=True)
-    chosen = next((r for r in rows if round(flat_tune_recall - r["train_recall_at_5"], 4) <= args.max_gap), rows[-1])
+    chosen = next((r for r in rows if round(flat_tune_recall - r["train_recall_at_5"], 4) <= args.max_gap), None)
     _merge_json(
         RESULTS / "scale.json",
         {
@@ -462,7 +463,8 @@ def hnsw_sweep(args: argparse.Namespace) -> None:
                 "index_ram_mb": memory_mb,
                 "tuning_questions": f"{len(tuning)} SQuAD train questions of {HELD_OUT_ARTICLES} held-out articles",
                 "max_gap": args.max_gap,
-                "chosen_ef_search": chosen["ef_search"],
+                "chosen_ef_search": chosen["ef_search"] if chosen else None,  # None: no depth reached the gap
+                "gap_reached": chosen is not None,
                 "rows": rows,
                 "command": "python bench/scale.py " + " ".join(sys.argv[1:]),
             }
@@ -577,8 +579,12 @@ def main() -> None:
     sweep_stage.add_argument(
         "--max-gap", type=float, default=0.005, help="largest recall@5 shortfall against exact search to accept"
     )
-    sweep_stage.add_argument("--build-depth", type=int, default=200, help="efConstruction of the graph")
-    sweep_stage.add_argument("--neighbours", type=int, default=32, help="M: links per node of the graph")
+    sweep_stage.add_argument(
+        "--build-depth", type=int, default=HNSW_BUILD_DEPTH, help="efConstruction of the graph (default: shipped)"
+    )
+    sweep_stage.add_argument(
+        "--neighbours", type=int, default=HNSW_NEIGHBOURS, help="M: links per node of the graph (default: shipped)"
+    )
     sweep_stage.add_argument("--key", default="hnsw_sweep", help="where in scale.json the sweep is recorded")
     sweep_stage.set_defaults(run=hnsw_sweep)
     plot_stage = stages.add_parser("plot", help="redraw bench/results/scale.png")

@@ -197,6 +197,7 @@ def add_file(corpus_dir: str | Path, name: str, data: bytes) -> AddedFile:
     finally:
         temporary.unlink(missing_ok=True)
     LOG.info("added %s (%d documents)", target, len(contents.documents))
+    log_skipped(list(contents.skipped))
     return AddedFile(target, contents.documents, contents.skipped)
 
 

@@ -51,4 +51,8 @@ class EncoderMissingError(Exception):
     """The sentence-embedding model files cannot be found."""
 
 
+class BuildEngineError(Exception):
+    """The engine a build runs on (Ray) is not installed, cannot start, or lost part of the work."""
+
+
 REBUILD_HINT = "Rebuild it with: qa index --corpus {corpus} --index {index}"

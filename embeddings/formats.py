@@ -272,8 +272,9 @@ def _records(rows: list[tuple[int, object]], source: str, skipped: list[SkippedF
         seen.add(doc_id)
         documents.append(document)
     if not documents:
-        reasons = "; ".join(sorted({s.reason for s in skipped})) or "no records"
-        raise UnreadableFile(f"no usable record ({reasons})")
+        shown = "; ".join(f"line {s.path.rsplit(':', 1)[-1]}: {s.reason}" for s in skipped[:5])
+        more = f"; {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        raise UnreadableFile(f"no usable record ({shown + more if skipped else 'no records'})")
     return FileContents(tuple(documents), tuple(skipped))
 
 

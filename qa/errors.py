@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from embeddings.errors import (
+    BuildEngineError,
     CorpusError,
     CorpusFileNotFoundError,
     CorpusNotFoundError,
@@ -48,11 +49,18 @@ class ReaderModelMismatchError(ReaderModelMissingError):
 
 
 # Everything a caller of ``qa.answer`` should expect and show to a user as a message.
-USER_ERRORS: tuple[type[Exception], ...] = (QAError, IndexLoadError, EncoderMissingError, CorpusError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    QAError,
+    IndexLoadError,
+    EncoderMissingError,
+    CorpusError,
+    BuildEngineError,
+)
 
 __all__ = [
     "MAX_QUESTION_CHARS",
     "USER_ERRORS",
+    "BuildEngineError",
     "CorpusError",
     "CorpusFileNotFoundError",
     "CorpusNotFoundError",

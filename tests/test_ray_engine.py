@@ -12,7 +12,7 @@ import pytest
 
 from embeddings.corpus import load_corpus
 from embeddings.encoder import HashingEncoder
-from embeddings.engine import EMBED_BLOCK, LocalEngine
+from embeddings.engine import EMBED_BLOCK, LocalEngine, embedding_blocks
 from embeddings.index import prepare_build
 from tests.conftest import CORPUS_DIR
 
@@ -45,13 +45,33 @@ class _RecordingEncoder(HashingEncoder):
         return super().encode_documents(texts)
 
 
-def test_local_engine_embeds_in_fixed_consecutive_blocks():
+def test_local_engine_embeds_in_fixed_blocks_of_like_length():
     encoder = _RecordingEncoder()
-    texts = [f"passage {i} about {WORDS[i % len(WORDS)]}" for i in range(2 * EMBED_BLOCK + 7)]
+    rng = np.random.default_rng(11)
+    texts = [" ".join(rng.choice(WORDS, int(rng.integers(1, 40)))) for _ in range(2 * EMBED_BLOCK + 7)]
     vectors = LocalEngine(encoder).embed(texts)
     assert [len(call) for call in encoder.calls] == [EMBED_BLOCK, EMBED_BLOCK, 7]
-    assert [text for call in encoder.calls for text in call] == texts
-    np.testing.assert_array_equal(vectors, encoder.encode_documents(texts))
+    assert sorted(text for call in encoder.calls for text in call) == sorted(texts)
+    lengths = [len(text) for call in encoder.calls for text in call]
+    assert lengths == sorted(lengths, reverse=True)  # longest first, so a block's passages pad little
+    assert [len(block) for block in embedding_blocks(texts)] == [EMBED_BLOCK, EMBED_BLOCK, 7]
+    np.testing.assert_array_equal(vectors, HashingEncoder().encode_documents(texts))  # rows back in input order
+
+
+def test_read_groups_cap_files_and_bytes(tmp_path):
+    from embeddings import ray_engine
+
+    sizes = [10, 10, ray_engine.READ_BYTES, 10] + [1] * (ray_engine.READ_FILES + 3)
+    files = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"f{i:02d}.txt"
+        with open(path, "wb") as handle:
+            handle.truncate(size)  # sparse: the size is what counts
+        files.append(path)
+    groups = ray_engine.read_groups(files)
+    assert [i for group in groups for i in group] == list(range(len(files)))
+    assert groups[:3] == [[0, 1], [2], [3, *range(4, 4 + ray_engine.READ_FILES - 1)]]
+    assert all(len(group) <= ray_engine.READ_FILES for group in groups)
 
 
 def test_a_build_reads_what_load_corpus_reads(tmp_path):
@@ -77,7 +97,7 @@ def test_ray_build_gives_the_local_build_bit_for_bit(tmp_path):
     corpus = _mixed_corpus(tmp_path / "corpus", records=EMBED_BLOCK)
     encoder = SentenceTransformerEncoder()
     local = prepare_build(corpus, encoder=encoder, cache={})
-    pooled = prepare_build(corpus, encoder=encoder, cache={}, engine=RayEngine(actors=2))
+    pooled = prepare_build(corpus, encoder=encoder, cache={}, engine=RayEngine(encoder, actors=2))
     assert len(local.chunks) > EMBED_BLOCK
     assert pooled.documents == local.documents
     assert pooled.skipped == local.skipped

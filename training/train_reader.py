@@ -362,7 +362,9 @@ def main(argv: list[str] | None = None) -> None:
             if now - last_checkpoint >= args.checkpoint_every_minutes * 60:
                 save_checkpoint(output, model, optimizer, state)
                 LOG.info("checkpoint saved at step %d", state["step"])
-                last_checkpoint = last_tick = time.monotonic()
+                last_checkpoint = time.monotonic()
+                state["elapsed"] += min(last_checkpoint - now, 600.0)  # so does writing the checkpoint
+                last_tick = last_checkpoint
         else:
             state["epoch"] += 1
             state["batch_in_epoch"] = 0
