@@ -54,8 +54,6 @@ def embedding_blocks(texts: list[str]) -> list[list[int]]:
 class BuildEngine(Protocol):
     """What a build needs done, wherever it runs (see the module's contract)."""
 
-    name: str
-
     def read(self, root: Path, files: list[Path], *, progress: bool = False) -> list[FileRead]: ...
 
     def embed(self, texts: list[str], *, progress: bool = False) -> np.ndarray: ...
@@ -63,8 +61,6 @@ class BuildEngine(Protocol):
 
 class LocalEngine:
     """Reads, chunks and embeds in this process, with the encoder given."""
-
-    name = "local"
 
     def __init__(self, encoder: Encoder) -> None:
         self.encoder = encoder

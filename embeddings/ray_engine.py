@@ -103,8 +103,6 @@ class RayEngine:
     pool of ``actors`` encoders (default: the cores here; on a cluster, as many as it has cores to spare)
     for the passages. Raises ``BuildEngineError`` when Ray is missing, cannot start or loses work."""
 
-    name = "ray"
-
     def __init__(
         self, encoder: SentenceTransformerEncoder, *, address: str | None = None, actors: int | None = None
     ) -> None:
