@@ -182,7 +182,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--extra-train", nargs="*", default=[], help="more SQuAD-format files (e.g. SQuADShifts)")
     parser.add_argument("--output", default="checkpoints/reader", help="checkpoint folder (git-ignored)")
     parser.add_argument("--init", default=None, help="start from these weights instead of the packaged encoder")
-    parser.add_argument("--budget-minutes", type=float, default=120.0, help="total training time, across resumes")
+    parser.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=120.0,
+        help="total training time, across resumes; a pause (SIGSTOP) does not count",
+    )
     parser.add_argument("--epochs", type=float, default=2.0, help="upper bound on passes over the data")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-4)
