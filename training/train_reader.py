@@ -224,6 +224,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --output")
+    parser.add_argument(
+        "--score-only",
+        action="store_true",
+        help="print the held-out scores of --init (or of the checkpoint in --output) on this run's held-out mix, "
+        "and train nothing: a baseline for the run's curve",
+    )
     return parser.parse_args(argv)
 
 
@@ -278,6 +284,13 @@ def main(argv: list[str] | None = None) -> None:
         len(heldout),
         [a["title"] for a in heldout_articles],
     )
+    if args.score_only:
+        source = args.init or output
+        model = BertForQuestionAnswering.from_pretrained(source, attn_implementation="sdpa", dtype=torch.float32)
+        scores = evaluate_heldout(model, tokenizer, heldout, max_length=args.max_length, stride=args.stride)
+        LOG.info("held-out scores of %s: %s", source, scores)
+        print(json.dumps({"model": str(source), **scores}))
+        return
     windows = tokenize_for_training(examples, tokenizer, max_length=args.max_length, stride=args.stride)
     lengths = np.array([len(ids) for ids in windows.input_ids])
     steps_per_epoch = (len(windows) + args.batch_size - 1) // args.batch_size
