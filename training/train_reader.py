@@ -258,15 +258,6 @@ def main(argv: list[str] | None = None) -> None:
     for extra in args.extra_train:
         train_articles += load_articles(extra)
     names = name_pool(train_articles)
-    examples = examples_from_articles(
-        train_articles,
-        negative_ratio=args.negative_ratio,
-        rng=random.Random(args.seed),
-        swap_ratio=args.swap_ratio,
-        names=names,
-        perturb_ratio=args.perturb_ratio,
-    )
-    examples = with_title_headers(examples, train_articles, ratio=args.header_ratio, rng=random.Random(args.seed + 2))
     heldout = examples_from_articles(
         heldout_articles,
         negative_ratio=0.5,
@@ -277,13 +268,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     random.Random(args.seed).shuffle(heldout)
     heldout = heldout[: args.eval_examples]
-    LOG.info(
-        "examples: %d train (%d unanswerable), %d held-out; held-out articles: %s",
-        len(examples),
-        sum(e.answer_start < 0 for e in examples),
-        len(heldout),
-        [a["title"] for a in heldout_articles],
-    )
     if args.score_only:
         source = args.init or output
         model = BertForQuestionAnswering.from_pretrained(source, attn_implementation="sdpa", dtype=torch.float32)
@@ -291,6 +275,22 @@ def main(argv: list[str] | None = None) -> None:
         LOG.info("held-out scores of %s: %s", source, scores)
         print(json.dumps({"model": str(source), **scores}))
         return
+    examples = examples_from_articles(
+        train_articles,
+        negative_ratio=args.negative_ratio,
+        rng=random.Random(args.seed),
+        swap_ratio=args.swap_ratio,
+        names=names,
+        perturb_ratio=args.perturb_ratio,
+    )
+    examples = with_title_headers(examples, train_articles, ratio=args.header_ratio, rng=random.Random(args.seed + 2))
+    LOG.info(
+        "examples: %d train (%d unanswerable), %d held-out; held-out articles: %s",
+        len(examples),
+        sum(e.answer_start < 0 for e in examples),
+        len(heldout),
+        [a["title"] for a in heldout_articles],
+    )
     windows = tokenize_for_training(examples, tokenizer, max_length=args.max_length, stride=args.stride)
     lengths = np.array([len(ids) for ids in windows.input_ids])
     steps_per_epoch = (len(windows) + args.batch_size - 1) // args.batch_size
@@ -378,11 +378,11 @@ def main(argv: list[str] | None = None) -> None:
                 state["elapsed"] += min(last_eval - now, 600.0)  # the held-out evaluation counts, as before
                 last_tick = last_eval
             if now - last_checkpoint >= args.checkpoint_every_minutes * 60:
+                writing = time.monotonic()
                 save_checkpoint(output, model, optimizer, state)
                 LOG.info("checkpoint saved at step %d", state["step"])
-                last_checkpoint = time.monotonic()
-                state["elapsed"] += min(last_checkpoint - now, 600.0)  # so does writing the checkpoint
-                last_tick = last_checkpoint
+                last_checkpoint = last_tick = time.monotonic()
+                state["elapsed"] += min(last_checkpoint - writing, 600.0)  # so does writing the checkpoint
         else:
             state["epoch"] += 1
             state["batch_in_epoch"] = 0
