@@ -105,7 +105,8 @@ def _best_span(answerer: QuestionAnswerer, question: str, chunks: Sequence[Chunk
 
 
 def write_plots(report: dict[str, Any], out: Path) -> list[str]:
-    """F1 by question kind and the latency distribution, as PNG files in ``out``."""
+    """F1 by question kind, the latency distribution and the confidence's reliability, as PNG files in
+    ``out``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -135,7 +136,48 @@ def write_plots(report: dict[str, Any], out: Path) -> list[str]:
     figure.tight_layout()
     figure.savefig(out / "latency.png", dpi=110)
     plt.close(figure)
-    return ["f1_by_kind.png", "latency.png"]
+    _reliability_plot(plt, summary, out / "reliability.png")
+    return ["f1_by_kind.png", "latency.png", "reliability.png"]
+
+
+def _reliability_plot(plt: Any, summary: dict[str, Any], path: Path) -> None:
+    """Confidence against the share right, per bin, for the answers given and for every reply; a
+    well-calibrated confidence lies on the diagonal. Marker area follows the bin's count."""
+    figure, axis = plt.subplots(figsize=(5.5, 5))
+    axis.plot([0, 1], [0, 1], color="0.6", linestyle="--", label="perfect calibration")
+    series = (
+        ("reliability_answers", "confidence_auroc", "answers given", "#3b6ea5"),
+        ("reliability_replies", "reply_confidence_auroc", "every reply (abstentions too)", "#a5673b"),
+    )
+    for key, auroc_key, label, colour in series:
+        bins = summary[key]["bins"]
+        if not bins:
+            continue
+        auroc = summary[auroc_key]
+        auroc_text = f"AUROC {auroc:.2f}" if auroc is not None else "AUROC n/a"
+        axis.plot(
+            [b["mean_confidence"] for b in bins],
+            [b["accuracy"] for b in bins],
+            marker="o",
+            color=colour,
+            label=f"{label}: {auroc_text}, ECE {summary[key]['ECE']:.2f}",
+        )
+        axis.scatter(
+            [b["mean_confidence"] for b in bins],
+            [b["accuracy"] for b in bins],
+            s=[12 + 4 * b["count"] for b in bins],
+            color=colour,
+            alpha=0.35,
+        )
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1.02)
+    axis.set_xlabel("confidence shown (bin mean)")
+    axis.set_ylabel("share right")
+    axis.set_title("Reliability of the confidence")
+    axis.legend(loc="upper left", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
 def summary_table(summary: dict[str, Any]) -> str:
@@ -157,8 +199,13 @@ def summary_table(summary: dict[str, Any]) -> str:
         "isolated_reader_F1",
         "latency_ms_p50",
         "latency_ms_p95",
+        "confidence_auroc",
+        "reply_confidence_auroc",
     ]
     lines = [f"{key:<36}{summary[key]}" for key in keys]
+    lines.append(
+        f"{'confidence ECE (answers / replies)':<36}{summary['reliability_answers']['ECE']} / {summary['reliability_replies']['ECE']}"
+    )
     lines.append(f"{'errors_by_stage':<36}{summary['errors_by_stage']}")
     lines.append("F1 by kind: " + ", ".join(f"{k} {v:.3f}" for k, v in summary["F1_by_kind"].items()))
     return "\n".join(lines)

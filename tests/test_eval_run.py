@@ -40,7 +40,9 @@ def test_eval_over_the_gold_set_writes_a_complete_report(real_index, tmp_path, c
             assert "isolated_f1" in record
     for key, floor in FLOORS.items():
         assert summary[key] >= floor, (key, summary[key])
-    assert (out / "f1_by_kind.png").stat().st_size > 1000 and (out / "latency.png").stat().st_size > 1000
+    for plot in ("f1_by_kind.png", "latency.png", "reliability.png"):
+        assert (out / plot).stat().st_size > 1000, plot
+    assert 0.0 <= summary["confidence_auroc"] <= 1.0 and summary["reliability_answers"]["bins"]
     assert "HasAns_F1" in capsys.readouterr().out
 
 
