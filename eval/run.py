@@ -203,9 +203,8 @@ def summary_table(summary: dict[str, Any]) -> str:
         "reply_confidence_auroc",
     ]
     lines = [f"{key:<36}{summary[key]}" for key in keys]
-    lines.append(
-        f"{'confidence ECE (answers / replies)':<36}{summary['reliability_answers']['ECE']} / {summary['reliability_replies']['ECE']}"
-    )
+    ece = f"{summary['reliability_answers']['ECE']} / {summary['reliability_replies']['ECE']}"
+    lines.append(f"{'confidence ECE (answers / replies)':<36}{ece}")
     lines.append(f"{'errors_by_stage':<36}{summary['errors_by_stage']}")
     lines.append("F1 by kind: " + ", ".join(f"{k} {v:.3f}" for k, v in summary["F1_by_kind"].items()))
     return "\n".join(lines)
