@@ -158,11 +158,14 @@ def calibrate(
     names: list[str] | None = None,
     passage_header: bool = False,
     backend: str = "fp32",
+    perturb_ratio: float = 0.0,
 ) -> dict:
     """Measure margins of the exported reader on held-out examples and write ``calibration.json``.
 
     With ``names``, half the unanswerable copies are entity-swapped questions over their own paragraph
     (as in training with ``--swap-ratio``), half other/trimmed paragraphs; otherwise all are the latter.
+    ``perturb_ratio`` adds twins changed by ``training.negatives`` (negation, antonym, neighbouring entity,
+    excluded order) at that rate, as the training run's own held-out mix does when it trained on them.
     With ``passage_header``, every passage is read under its article's title, as the pipeline reads
     corpus passages under their title-and-date line; ``calibration.json`` records it so the pipeline
     reads the way the threshold was fitted. ``backend`` is the inference backend the model ships with
@@ -172,7 +175,12 @@ def calibrate(
 
     if names:
         examples = examples_from_articles(
-            heldout_articles, negative_ratio=0.5, rng=random.Random(seed), swap_ratio=0.5, names=names
+            heldout_articles,
+            negative_ratio=0.5,
+            rng=random.Random(seed),
+            swap_ratio=0.5,
+            names=names,
+            perturb_ratio=perturb_ratio,
         )
     else:
         examples = examples_from_articles(heldout_articles, negative_ratio=1.0, rng=random.Random(seed))
@@ -189,7 +197,12 @@ def calibrate(
         "intercept": intercept,
         "fitted_on": f"{len(examples)} questions ({int(answerable.sum())} answerable) of the held-out SQuAD 1.1 "
         f"train articles with synthetic unanswerable copies"
-        + (" (half of them entity-swapped questions)" if names else ""),
+        + (" (half of them entity-swapped questions)" if names else "")
+        + (
+            f" and perturbed twins (negation, antonym, neighbour, order) for {perturb_ratio:.0%} of questions"
+            if perturb_ratio
+            else ""
+        ),
         "heldout_squad2_style_f1": round(100 * best_f1, 2),
         "passage_header": passage_header,
         "backend": backend,
@@ -236,6 +249,8 @@ def main(argv: list[str] | None = None) -> None:
         names=names,
         passage_header=args.passage_header,
         backend=args.backend,
+        # The held-out mix of a run that trained on perturbed twins includes them (train_reader does too).
+        perturb_ratio=0.5 if state["args"].get("perturb_ratio") else 0.0,
     )
     training = {k: state[k] for k in ("step", "epoch", "elapsed", "curve", "heldout_titles")}
     training["args"] = state["args"]

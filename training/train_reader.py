@@ -222,6 +222,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-every-minutes", type=float, default=20.0)
     parser.add_argument("--checkpoint-every-minutes", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--bf16",
+        action="store_true",
+        help="run forward passes under bf16 autocast (weights, gradients and AdamW stay fp32): 1.8x the "
+        "windows/s on a CPU with avx512_bf16 (bench/train_throughput.py); held-out scoring stays fp32",
+    )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint in --output")
     parser.add_argument(
@@ -342,7 +348,8 @@ def main(argv: list[str] | None = None) -> None:
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = collate(windows, batches[state["batch_in_epoch"]], tokenizer.pad_token_id)
-            loss = model(**batch).loss
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                loss = model(**batch).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
