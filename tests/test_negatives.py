@@ -7,9 +7,12 @@ import random
 import pytest
 
 from training.negatives import (
+    ALL_MAKERS,
     ANTONYMS,
+    EVENT_SWAPS,
     MAKERS,
     antonym_question,
+    event_question,
     exclusive_question,
     make_negative,
     negate_question,
@@ -35,6 +38,29 @@ def test_negation_goes_after_the_questions_own_auxiliary():
     assert negate_question("Mosul was the largest city?", PARAGRAPH, rng) is None  # not a wh-question
     assert negate_question("Which city was not taken?", PARAGRAPH, rng) is None  # already negative
     assert negate_question("Who was not there?", "He was not there.", rng) is None  # the paragraph negates
+
+
+def test_event_swaps_only_when_the_paragraph_cannot_answer_the_counterpart():
+    paragraph = "A car bomb killed 24 people near a funeral in Baghdad on Sunday, police said."
+    assert event_question("How many people were killed by the car bomb?", paragraph, random.Random(0)) == (
+        "How many people were wounded by the car bomb?"
+    )
+    # "injured" answers "wounded": no swap when the paragraph has it.
+    both = paragraph + " Another 60 were injured."
+    assert event_question("How many people were killed by the car bomb?", both, random.Random(0)) is None
+    assert event_question("Where did the car bomb explode?", paragraph, random.Random(0)) is None
+    sale = "The $700 million deal involves the sale of 5,000 missiles to Iraq."
+    assert event_question("How many missiles were sold to Iraq?", sale, random.Random(0)) == (
+        "How many missiles were bought to Iraq?"
+    )
+    assert event_question("How many missiles were bought by Iraq?", sale, random.Random(0)) is None
+    # A swap never lands on its own word, and a paragraph holding the counterpart always blocks it.
+    for word, (counterpart, stems) in EVENT_SWAPS.items():
+        assert counterpart != word and any(counterpart.startswith(stem) for stem in stems), word
+    assert make_negative("neg_event", "How many people were killed?", paragraph, (), 0, random.Random(0)) == (
+        "How many people were wounded?"
+    )
+    assert set(MAKERS) < set(ALL_MAKERS)
 
 
 def test_antonyms_only_when_the_paragraph_never_uses_them():

@@ -21,6 +21,7 @@ import numpy as np
 
 from embeddings.encoder import packaged_minilm_dir
 from qa.metrics import f1_score
+from training.negatives import MAKERS
 from training.squad_data import example_titles, examples_from_articles, load_articles, name_pool
 
 # Encoder layers left in fp32 by the int8 export (with the span head).
@@ -159,6 +160,7 @@ def calibrate(
     passage_header: bool = False,
     backend: str = "fp32",
     perturb_ratio: float = 0.0,
+    makers: tuple[str, ...] = MAKERS,
 ) -> dict:
     """Measure margins of the exported reader on held-out examples and write ``calibration.json``.
 
@@ -181,6 +183,7 @@ def calibrate(
             swap_ratio=0.5,
             names=names,
             perturb_ratio=perturb_ratio,
+            makers=makers,
         )
     else:
         examples = examples_from_articles(heldout_articles, negative_ratio=1.0, rng=random.Random(seed))
@@ -251,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
         backend=args.backend,
         # The held-out mix of a run that trained on perturbed twins includes them (train_reader does too).
         perturb_ratio=0.5 if state["args"].get("perturb_ratio") else 0.0,
+        makers=tuple(state["args"].get("makers") or MAKERS),
     )
     training = {k: state[k] for k in ("step", "epoch", "elapsed", "curve", "heldout_titles")}
     training["args"] = state["args"]

@@ -7,7 +7,9 @@ asks so that the paragraph no longer does, the way people's near-miss questions 
 * ``neighbour_question``: the question's entity replaced by another one the paragraph mentions, away from
   the answer ("the population of Mosul" -> "the population of Baghdad" when Baghdad appears elsewhere);
 * ``exclusive_question``: the answer's own fact asked the other way round in time or order ("first" ->
-  "second", "before" -> "after") when the paragraph names nothing that fits.
+  "second", "before" -> "after") when the paragraph names nothing that fits;
+* ``event_question``: the event or role asked about swapped for its counterpart ("How many were killed?"
+  -> "How many were wounded?", "sold" -> "bought") when the paragraph has no word for the counterpart.
 
 The entity swap for names, numbers, dates and places stays in ``training.squad_data.swap_question_entity``.
 Every function returns None when the question offers nothing to change safely; none is told about any
@@ -148,13 +150,61 @@ def exclusive_question(question: str, context: str, rng: random.Random) -> str |
     return question[: match.start()] + _SHIFTS[match.group().lower()] + question[match.end() :]
 
 
+# Event and role verbs, each with its counterpart and the word stems that would let a paragraph answer the
+# swapped question after all ("wounded" is answered by "injured" too).
+EVENT_SWAPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "killed": ("wounded", ("wound", "injur", "hurt")),
+    "wounded": ("killed", ("kill", "dead", "death", "died", "die")),
+    "injured": ("killed", ("kill", "dead", "death", "died", "die")),
+    "sold": ("bought", ("buy", "bought", "purchas", "acquir")),
+    "bought": ("sold", ("sell", "sold", "sale")),
+    "purchased": ("sold", ("sell", "sold", "sale")),
+    "arrested": ("released", ("releas", "freed", "free")),
+    "opened": ("closed", ("clos", "shut")),
+    "closed": ("opened", ("open", "reopen")),
+    "founded": ("dissolved", ("dissol", "disband", "abolish", "defunct", "clos", "ceas", "merg")),
+    "built": ("demolished", ("demolish", "destroy", "torn", "raze")),
+    "hired": ("fired", ("fire", "dismiss", "sack")),
+    "attacked": ("defended", ("defen", "protect")),
+    "arrived": ("departed", ("depart", "left", "leav")),
+    "banned": ("allowed", ("allow", "permit", "legal")),
+    "allowed": ("banned", ("ban", "prohibit", "forbid", "outlaw")),
+    "supported": ("opposed", ("oppos", "against", "criticis", "criticiz")),
+    "opposed": ("supported", ("support", "back", "favo", "endors")),
+    "accepted": ("rejected", ("reject", "refus", "declin")),
+    "rejected": ("accepted", ("accept", "approv", "agree")),
+    "approved": ("rejected", ("reject", "refus", "declin", "veto")),
+    "won": ("lost", ("lost", "los", "defeat", "beat")),
+    "lost": ("won", ("won", "win", "victor", "defeat", "beat", "triumph")),
+}
+
+
+def event_question(question: str, context: str, rng: random.Random) -> str | None:
+    """Swap an event or role verb of the question for its counterpart (``EVENT_SWAPS``: "killed" ->
+    "wounded") when no word of the paragraph starts with a stem of the counterpart, so the paragraph
+    cannot say who or how many did the other thing. None when no verb qualifies."""
+    context_words = _words(context)
+    candidates = []
+    for match in re.finditer(r"[A-Za-z]+", question):
+        swap = EVENT_SWAPS.get(match.group().lower())
+        if swap and match.start() > 0 and not any(w.startswith(swap[1]) for w in context_words):
+            candidates.append((match, swap[0]))
+    if not candidates:
+        return None
+    match, replacement = rng.choice(candidates)
+    return question[: match.start()] + replacement + question[match.end() :]
+
+
 MAKERS = ("neg_negation", "neg_antonym", "neg_neighbour", "neg_exclusive")
+# All the makers; ``MAKERS`` is the set the first Reader v2 run trained on (kept, so its --resume rebuilds
+# the same data); a run picks its own with ``train_reader --makers``.
+ALL_MAKERS = (*MAKERS, "neg_event")
 
 
 def make_negative(
     kind: str, question: str, context: str, answers: tuple[str, ...], answer_start: int, rng: random.Random
 ) -> str | None:
-    """The unanswerable twin of ``question`` made by ``kind`` (one of ``MAKERS``), or None."""
+    """The unanswerable twin of ``question`` made by ``kind`` (one of ``ALL_MAKERS``), or None."""
     if kind == "neg_negation":
         return negate_question(question, context, rng)
     if kind == "neg_antonym":
@@ -163,4 +213,6 @@ def make_negative(
         return neighbour_question(question, context, answers, answer_start, rng)
     if kind == "neg_exclusive":
         return exclusive_question(question, context, rng)
-    raise ValueError(f"unknown negative kind {kind!r}; use one of {', '.join(MAKERS)}")
+    if kind == "neg_event":
+        return event_question(question, context, rng)
+    raise ValueError(f"unknown negative kind {kind!r}; use one of {', '.join(ALL_MAKERS)}")

@@ -134,6 +134,7 @@ def examples_from_articles(
     swap_ratio: float = 0.0,
     names: list[str] | None = None,
     perturb_ratio: float = 0.0,
+    makers: tuple[str, ...] = MAKERS,
 ) -> list[QAExample]:
     """Return one positive example per question plus synthetic unanswerable ones.
 
@@ -142,8 +143,9 @@ def examples_from_articles(
     with the question but does not contain the answer (a hard negative, like a retriever's near miss).
     With probability ``swap_ratio`` it also yields an entity-swapped twin of the question over its own
     paragraph (``swap_question_entity``; the replacement names come from ``names``). With probability
-    ``perturb_ratio`` it also yields a twin changed by one of ``training.negatives.MAKERS`` (negation,
-    antonym, neighbouring entity, excluded order), the first of them, in random order, that applies.
+    ``perturb_ratio`` it also yields a twin changed by one of ``makers`` (by default
+    ``training.negatives.MAKERS``: negation, antonym, neighbouring entity, excluded order; ``ALL_MAKERS`` adds
+    the event swap), the first of them, in random order, that applies.
     """
     examples: list[QAExample] = []
     for article in articles:
@@ -165,7 +167,7 @@ def examples_from_articles(
                     if swapped:
                         examples.append(QAExample(qa["id"] + "_neg_swap", swapped, context, (), -1, "neg_swap"))
                 if perturb_ratio and rng.random() < perturb_ratio:
-                    for kind in rng.sample(MAKERS, len(MAKERS)):
+                    for kind in rng.sample(makers, len(makers)):
                         changed = make_negative(kind, qa["question"], context, answers, start, rng)
                         if changed:
                             examples.append(QAExample(qa["id"] + "_" + kind, changed, context, (), -1, kind))

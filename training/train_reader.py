@@ -28,6 +28,7 @@ from embeddings.encoder import packaged_minilm_dir
 from embeddings.index import replace_folder
 from qa.metrics import exact_match, f1_score
 from qa.span_decoding import SpanCandidate, WindowLogits, decode_windows
+from training.negatives import ALL_MAKERS, MAKERS
 from training.squad_data import (
     QAExample,
     Windows,
@@ -223,6 +224,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint-every-minutes", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
+        "--makers",
+        nargs="+",
+        choices=ALL_MAKERS,
+        default=list(MAKERS),
+        help="the near-miss makers used with --perturb-ratio (training.negatives; default: the first v2 run's four)",
+    )
+    parser.add_argument(
         "--bf16",
         action="store_true",
         help="run forward passes under bf16 autocast (weights, gradients and AdamW stay fp32): 1.8x the "
@@ -271,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
         swap_ratio=0.5 if args.swap_ratio else 0.0,
         names=names,
         perturb_ratio=0.5 if args.perturb_ratio else 0.0,
+        makers=tuple(args.makers),
     )
     random.Random(args.seed).shuffle(heldout)
     heldout = heldout[: args.eval_examples]
@@ -288,6 +297,7 @@ def main(argv: list[str] | None = None) -> None:
         swap_ratio=args.swap_ratio,
         names=names,
         perturb_ratio=args.perturb_ratio,
+        makers=tuple(args.makers),
     )
     examples = with_title_headers(examples, train_articles, ratio=args.header_ratio, rng=random.Random(args.seed + 2))
     LOG.info(
