@@ -9,6 +9,9 @@ way in the same run; ``pipeline / bare`` is what everything around the model cos
 ``--squad-open``: the same over every SQuAD 1.1 dev paragraph as a corpus (one file per paragraph, index
 cached in ``bench/.cache``), with ``--questions`` seeded questions, scored EM/F1 against their answers.
 
+``--compare-reader DIR``: the shipped reader's pipeline against one with reader DIR, interleaved question by
+question in one process (issue 12's rule: a new reader may not raise the warm p50).
+
 ``--cold``: ``qa ask QUESTION`` in a new process, ``--cold-runs`` times, without and then with a running
 ``qa serve`` (which ``qa ask`` answers through when it is up).
 
@@ -139,6 +142,46 @@ def gold_bench(args: argparse.Namespace) -> dict:
     )
 
 
+def compare_bench(args: argparse.Namespace) -> dict:
+    """Warm ``qa.answer`` over the gold questions with the shipped reader and with ``--compare-reader``, in one
+    process and interleaved question by question (shipped, then candidate), so both see the same machine."""
+    import qa
+    from qa.pipeline import QuestionAnswerer
+    from qa.reader import ReaderModel
+
+    gold = [json.loads(line) for line in (ROOT / "eval" / "gold.jsonl").read_text(encoding="utf-8").splitlines()]
+    questions = [g["question"] for g in gold]
+    shipped = qa.get_answerer().load()
+    candidate = QuestionAnswerer(reader=ReaderModel(args.compare_reader)).load()
+    times: dict[str, list[float]] = {"shipped": [], "candidate": []}
+    windows: dict[str, list[int]] = {"shipped": [], "candidate": []}
+    for answerer in (shipped, candidate):  # warm-up
+        for question in questions:
+            answerer.answer(question)
+    for _ in range(args.rounds):
+        for question in questions:
+            for name, answerer in (("shipped", shipped), ("candidate", candidate)):
+                began = time.perf_counter()
+                answerer.answer(question)
+                times[name].append(time.perf_counter() - began)
+    for name, answerer in (("shipped", shipped), ("candidate", candidate)):
+        sessions = onnx_sessions(answerer)
+        for question in questions:
+            with Recorder(sessions[-1:]) as recorder:
+                answerer.answer(question)
+            windows[name].append(len(recorder.calls))
+    return {
+        "questions_file": "eval/gold.jsonl",
+        "questions": len(questions),
+        "rounds": args.rounds,
+        "candidate_reader": str(args.compare_reader),
+        **{
+            name: summary(times[name]) | {"reader_forwards_mean": round(statistics.fmean(windows[name]), 2)}
+            for name in times
+        },
+    }
+
+
 def squad_open_bench(args: argparse.Namespace) -> dict:
     from bench.retrieval_squad import write_corpus
     from embeddings import SentenceTransformerEncoder, build_index
@@ -215,8 +258,13 @@ def main() -> int:
     parser.add_argument("--cold", action="store_true", help="time `qa ask` in new processes instead")
     parser.add_argument("--cold-runs", type=int, default=5, help="new processes per cold setting (default 5)")
     parser.add_argument("--label", default="", help="suffix of the result file name (e.g. 'before')")
+    parser.add_argument(
+        "--compare-reader", default=None, help="an exported reader folder: time it against the shipped one"
+    )
     args = parser.parse_args()
-    if args.cold:
+    if args.compare_reader:
+        name, result = "latency_compare_reader", compare_bench(args)
+    elif args.cold:
         name, result = "latency_cold", cold_bench(args)
     elif args.squad_open:
         name, result = "latency_squad_open", squad_open_bench(args)
