@@ -85,6 +85,32 @@ def test_examples_include_entity_swapped_negatives_with_a_null_target():
     assert negative.question != examples[0].question
 
 
+def test_article_swaps_take_a_name_from_the_questions_own_story():
+    two_paragraphs = article(CONTEXT, "In what year did Tesla move to Paris?", "1882")
+    two_paragraphs["paragraphs"].append(
+        {"context": "Later in life he lived in the Hotel New Yorker, near the offices of Westinghouse.", "qas": []}
+    )
+    global_names = ["Berlin", "Vienna", "Prague"]
+    swapped_names = set()
+    for seed in range(20):
+        examples = examples_from_articles(
+            [two_paragraphs],
+            negative_ratio=0.0,
+            rng=random.Random(seed),
+            swap_ratio=1.0,
+            names=global_names,
+            article_swap_ratio=1.0,
+        )
+        [negative] = [e for e in examples if e.kind == "neg_swap"]
+        swapped_names |= (
+            set(negative.question.rstrip("?").split())
+            - set(CONTEXT.split())
+            - {"In", "what", "year", "did", "move", "to"}
+        )
+    # Only names of the article that the question's own paragraph never mentions (not the global ones).
+    assert swapped_names and swapped_names <= {"Hotel", "New", "Yorker", "Westinghouse"}, swapped_names
+
+
 def test_without_swap_ratio_no_swapped_negatives_are_made():
     articles = [article(CONTEXT, "In what year did Tesla move to Paris?", "1882")]
     examples = examples_from_articles(articles, negative_ratio=0.0, rng=random.Random(1))

@@ -161,6 +161,7 @@ def calibrate(
     backend: str = "fp32",
     perturb_ratio: float = 0.0,
     makers: tuple[str, ...] = MAKERS,
+    article_swap_ratio: float = 0.0,
 ) -> dict:
     """Measure margins of the exported reader on held-out examples and write ``calibration.json``.
 
@@ -184,6 +185,7 @@ def calibrate(
             names=names,
             perturb_ratio=perturb_ratio,
             makers=makers,
+            article_swap_ratio=article_swap_ratio,
         )
     else:
         examples = examples_from_articles(heldout_articles, negative_ratio=1.0, rng=random.Random(seed))
@@ -255,6 +257,7 @@ def main(argv: list[str] | None = None) -> None:
         # The held-out mix of a run that trained on perturbed twins includes them (train_reader does too).
         perturb_ratio=0.5 if state["args"].get("perturb_ratio") else 0.0,
         makers=tuple(state["args"].get("makers") or MAKERS),
+        article_swap_ratio=float(state["args"].get("article_swap_ratio") or 0.0),
     )
     training = {k: state[k] for k in ("step", "epoch", "elapsed", "curve", "heldout_titles")}
     training["args"] = state["args"]

@@ -95,13 +95,21 @@ def _other_number(text: str, rng: random.Random) -> str:
 
 
 def swap_question_entity(
-    question: str, context: str, answers: tuple[str, ...], names: list[str], rng: random.Random
+    question: str,
+    context: str,
+    answers: tuple[str, ...],
+    names: list[str],
+    rng: random.Random,
+    *,
+    same_shape: bool = False,
 ) -> str | None:
     """Make an unanswerable twin of ``question`` for the same ``context``, SQuAD 2.0 style.
 
     One name or number that the question shares with the context (and that is not part of the answer) is
     replaced by another name, or another number, that the context never mentions: "When did Tesla move to
     Paris?" becomes "When did Tesla move to Berlin?". Returns None when the question offers nothing to swap.
+    With ``same_shape`` a name is replaced by one of as many words when ``names`` has any ("Macao" by
+    "Taipa", not by a person's full name).
     """
     lowered_context = context.lower()
     answer_text = " ".join(answers).lower()
@@ -117,6 +125,9 @@ def swap_question_entity(
     if not candidates:
         return None
     start, end, is_number = rng.choice(candidates)
+    if same_shape and not is_number:
+        width = len(question[start:end].split())
+        names = [n for n in names if len(n.split()) == width] or names
     for _ in range(20):
         replacement = _other_number(question[start:end], rng) if is_number else rng.choice(names)
         words = replacement.lower().split()
@@ -135,6 +146,7 @@ def examples_from_articles(
     names: list[str] | None = None,
     perturb_ratio: float = 0.0,
     makers: tuple[str, ...] = MAKERS,
+    article_swap_ratio: float = 0.0,
 ) -> list[QAExample]:
     """Return one positive example per question plus synthetic unanswerable ones.
 
@@ -142,7 +154,10 @@ def examples_from_articles(
     answer-bearing sentences removed, or the paragraph of the same article that shares most content words
     with the question but does not contain the answer (a hard negative, like a retriever's near miss).
     With probability ``swap_ratio`` it also yields an entity-swapped twin of the question over its own
-    paragraph (``swap_question_entity``; the replacement names come from ``names``). With probability
+    paragraph (``swap_question_entity``; the replacement names come from ``names``, or for an
+    ``article_swap_ratio`` share of swaps from the names of the question's own article, as people's near-miss
+    questions ask about another city or person of the same story; the global ``names`` when none of the
+    article's fits). With probability
     ``perturb_ratio`` it also yields a twin changed by one of ``makers`` (by default
     ``training.negatives.MAKERS``: negation, antonym, neighbouring entity, excluded order; ``ALL_MAKERS`` adds
     the event swap), the first of them, in random order, that applies.
@@ -151,6 +166,7 @@ def examples_from_articles(
     for article in articles:
         paragraphs = [p["context"] for p in article["paragraphs"]]
         paragraph_words = [content_words(p) for p in paragraphs]
+        article_names = name_pool([article]) if article_swap_ratio else []
         for p_index, paragraph in enumerate(article["paragraphs"]):
             context = paragraph["context"]
             for qa in paragraph["qas"]:
@@ -163,7 +179,13 @@ def examples_from_articles(
                     continue
                 examples.append(QAExample(qa["id"], qa["question"], context, answers, start, "pos"))
                 if swap_ratio and rng.random() < swap_ratio:
-                    swapped = swap_question_entity(qa["question"], context, answers, names or [], rng)
+                    swapped = None
+                    if article_names and rng.random() < article_swap_ratio:
+                        elsewhere = [n for n in article_names if n not in context]  # a small pool: filter first
+                        swapped = swap_question_entity(
+                            qa["question"], context, answers, elsewhere, rng, same_shape=True
+                        )
+                    swapped = swapped or swap_question_entity(qa["question"], context, answers, names or [], rng)
                     if swapped:
                         examples.append(QAExample(qa["id"] + "_neg_swap", swapped, context, (), -1, "neg_swap"))
                 if perturb_ratio and rng.random() < perturb_ratio:

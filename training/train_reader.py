@@ -224,6 +224,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint-every-minutes", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
+        "--article-swap-ratio",
+        type=float,
+        default=0.0,
+        help="share of entity swaps whose new name comes from the question's own article (another city or "
+        "person of the same story) instead of any training article",
+    )
+    parser.add_argument(
         "--makers",
         nargs="+",
         choices=ALL_MAKERS,
@@ -280,6 +287,7 @@ def main(argv: list[str] | None = None) -> None:
         names=names,
         perturb_ratio=0.5 if args.perturb_ratio else 0.0,
         makers=tuple(args.makers),
+        article_swap_ratio=args.article_swap_ratio,
     )
     random.Random(args.seed).shuffle(heldout)
     heldout = heldout[: args.eval_examples]
@@ -298,6 +306,7 @@ def main(argv: list[str] | None = None) -> None:
         names=names,
         perturb_ratio=args.perturb_ratio,
         makers=tuple(args.makers),
+        article_swap_ratio=args.article_swap_ratio,
     )
     examples = with_title_headers(examples, train_articles, ratio=args.header_ratio, rng=random.Random(args.seed + 2))
     LOG.info(
