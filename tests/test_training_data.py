@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from types import SimpleNamespace
 
+import numpy as np
+import pytest
 import torch
 from transformers import AutoTokenizer
 
@@ -244,3 +246,16 @@ def test_heldout_evaluation_decodes_with_the_readers_decoder():
     )
     assert (abstaining["no_ans_acc@0"], abstaining["has_ans_em"]) == (100.0, 100.0)  # best span still scored
     assert model.training  # evaluation puts the model back in training mode
+
+
+def test_threshold_weights_answerable_and_unanswerable_questions_equally():
+    from training.export_reader import choose_threshold
+
+    # 2 answerable questions (margin 4, right) and 18 unanswerable: 5 with margin 5, 13 with margin 0.
+    margins = np.array([4.0, 4.0] + [5.0] * 5 + [0.0] * 13)
+    f1s = np.array([1.0, 1.0] + [0.0] * 18)
+    answerable = np.array([True, True] + [False] * 18)
+    threshold, score = choose_threshold(margins, f1s, answerable)
+    # Counted question by question, abstaining on everything would win (18 of 20); weighted equally, answering
+    # above 0 keeps both right answers and 13 of 18 abstentions: (1 + 13/18) / 2.
+    assert threshold == 0.0 and score == pytest.approx((1 + 13 / 18) / 2)

@@ -27,6 +27,7 @@ from qa.grouping import choose_answers, group_candidates
 from qa.metrics import f1_score
 from qa.pipeline import QuestionAnswerer
 from qa.questions import clean_question
+from qa.reader import ReaderModel
 from qa.reading import PlacedCandidate, clearly_ahead, read_windows
 from qa.windows import reading_windows
 
@@ -79,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         questions = write_open_corpus(corpus, heldout)
         if not (index_dir / "manifest.json").exists():
             build_index(corpus, index_dir, encoder=SentenceTransformerEncoder())
-        answerer = QuestionAnswerer(index_dir=index_dir, corpus_dir=corpus).load()
+        # The reader being calibrated, not the shipped one (a new reader's margins set its own stop margin).
+        answerer = QuestionAnswerer(index_dir=index_dir, corpus_dir=corpus, reader=ReaderModel(reader_dir)).load()
         threshold = answerer.reader.calibration.threshold
         sample = random.Random(args.seed).sample(questions, min(args.questions, len(questions)))
         per_question = []  # (gold answers, windows in reading order, candidates per window)

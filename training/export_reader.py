@@ -123,11 +123,17 @@ def margins_on(reader, examples, headers: list[str] | None = None) -> tuple[np.n
 
 
 def choose_threshold(margins: np.ndarray, f1s: np.ndarray, answerable: np.ndarray) -> tuple[float, float]:
-    """The margin threshold maximising mean SQuAD-2 F1 (answer if margin > threshold), and that F1."""
+    """The margin threshold maximising SQuAD-2 F1 (answer if margin > threshold), and that F1, with the two
+    kinds of question weighted equally: the share of unanswerable ones in a calibration set is an artefact
+    of how many synthetic negatives were made, so the threshold is fitted as if half were answerable (as in
+    SQuAD 2.0 dev), not at whatever mix the makers produced."""
     best = (0.0, -1.0)
+    has = answerable.astype(bool)
     for threshold in np.unique(np.concatenate([margins, [0.0]])):
         answered = margins > threshold
-        score = np.where(answerable, np.where(answered, f1s, 0.0), np.where(answered, 0.0, 1.0)).mean()
+        answered_f1 = np.where(answered[has], f1s[has], 0.0).mean() if has.any() else 0.0
+        abstained = (~answered[~has]).mean() if (~has).any() else 0.0
+        score = (answered_f1 + abstained) / 2 if has.any() and (~has).any() else answered_f1 + abstained
         if score > best[1]:
             best = (float(threshold), float(score))
     return best
