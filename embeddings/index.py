@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -218,10 +219,21 @@ def _settle_backup(target: Path) -> Path:
     return backup
 
 
+# Temporary build folders this process is writing now. Loading an index cleans up stale temporary folders, and a
+# server loads its index while its watcher thread builds the next one: that build's folder is not stale.
+_ACTIVE_TEMPORARIES: set[str] = set()
+_ACTIVE_LOCK = threading.Lock()
+
+
 def recover_interrupted_swap(index_dir: Path) -> None:
-    """Finish or undo a swap that a crash interrupted, and remove stale temporary folders."""
+    """Finish or undo a swap that a crash interrupted, and remove stale temporary folders: those of dead
+    processes, and this process's own except the ones a build of it is writing now."""
     _settle_backup(index_dir)
+    with _ACTIVE_LOCK:
+        active = set(_ACTIVE_TEMPORARIES)
     for temporary in index_dir.parent.glob(f".{index_dir.name}.tmp-*"):
+        if temporary.name in active:
+            continue
         pid = temporary.name.rsplit("-", 2)[-2]
         if not (pid.isdigit() and _process_alive(int(pid))) or int(pid) == os.getpid():
             shutil.rmtree(temporary, ignore_errors=True)
@@ -350,14 +362,18 @@ def build_index(
         skipped=[dataclasses.asdict(s) for s in skipped],
     )
     temporary = index_dir.with_name(f".{index_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    temporary.mkdir()
+    with _ACTIVE_LOCK:
+        _ACTIVE_TEMPORARIES.add(temporary.name)  # before it exists: no clean-up may see it unregistered
     try:
+        temporary.mkdir()
         _write_index(temporary, manifest, documents, chunks, keys, vectors, faiss_index)
         if after_write is not None:
             after_write(temporary)
         replace_folder(temporary, index_dir)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+        with _ACTIVE_LOCK:
+            _ACTIVE_TEMPORARIES.discard(temporary.name)
     return BuildReport(manifest, missing, len(chunks) - missing, tuple(skipped), time.perf_counter() - began)
 
 

@@ -3,7 +3,7 @@
 ``CorpusWatcher`` notices added, changed and deleted files by a stat-only signature, rebuilds with
 ``build_index`` (only changed chunks are embedded; the new folder replaces the old one atomically), then
 calls ``on_rebuilt`` so the server swaps the new index in. A failed rebuild leaves the previous index in
-use and says why in ``status``.
+use, says why in ``status`` and is tried again at the next polls (``UPDATE_ATTEMPTS`` in all).
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from embeddings.errors import CorpusError
 from embeddings.index import BuildReport, build_index
 
 LOG = logging.getLogger(__name__)
+# Tries for one state of the folder: a failure can pass (a file still being copied in), a lasting one is not
+# retried every poll; the next change to the folder starts again.
+UPDATE_ATTEMPTS = 3
 
 
 class CorpusWatcher:
@@ -47,6 +50,8 @@ class CorpusWatcher:
         self.last_error: str | None = None
         self.last_update: str | None = None
         self._signature = corpus_signature(self.corpus_dir)
+        self._failing: object = None  # the folder state whose update failed, and how many times
+        self._attempts = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -65,17 +70,22 @@ class CorpusWatcher:
         signature = corpus_signature(self.corpus_dir)
         if signature == self._signature:
             return False
-        self._signature = signature  # taken before the build: a change during it triggers another
+        previous, self._signature = self._signature, signature  # before the build: a change during it triggers another
         self.updating = True
         began = time.perf_counter()
         try:
             report = self.build()
         except (CorpusError, OSError, ValueError) as error:
             self.last_error = str(error)
-            LOG.warning("index update failed, keeping the previous index: %s", error)
+            self._attempts = self._attempts + 1 if signature == self._failing else 1
+            self._failing = signature
+            if self._attempts < UPDATE_ATTEMPTS:
+                self._signature = previous  # look again at the next poll
+            LOG.warning("index update failed (try %d), keeping the previous index: %s", self._attempts, error)
             return False
         finally:
             self.updating = False
+        self._failing, self._attempts = None, 0
         self.last_error = None
         self.last_update = (
             f"{report.manifest.document_count} documents, {report.embedded} passages embedded, "

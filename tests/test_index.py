@@ -70,6 +70,28 @@ def test_crash_during_save_leaves_previous_index_readable(small_index, fake_enco
     assert not list(tmp_path.glob(".index.tmp-*"))
 
 
+def test_loading_during_a_build_in_the_same_process_leaves_its_folder_alone(small_index, fake_encoder):
+    # A server loads its index while its watcher thread builds the next one: the load's clean-up of stale
+    # temporary folders must not delete the one being written (it once did, and the build failed).
+    corpus, index_dir = small_index
+    (corpus / "new.txt").write_text("A new article\n\n" + " ".join(["Fresh text about drones."] * 10), encoding="utf-8")
+    seen = []
+
+    def load_meanwhile(temporary):
+        seen.append(temporary.exists())
+        _load(index_dir, fake_encoder)  # the old index, read while the new one is being written
+        seen.append(temporary.exists())
+
+    build_index(corpus, index_dir, encoder=fake_encoder, after_write=load_meanwhile)
+    assert seen == [True, True]
+    assert "new.txt" in _load(index_dir, fake_encoder).documents
+    # A folder of this process that no build is writing is stale (a pid reused after a crash): removed.
+    stale = index_dir.with_name(f".{index_dir.name}.tmp-{os.getpid()}-deadbeef")
+    stale.mkdir()
+    _load(index_dir, fake_encoder)
+    assert not stale.exists()
+
+
 def test_interrupted_swap_is_recovered(small_index, fake_encoder):
     _corpus, index_dir = small_index
     backup = index_dir.with_name(".index.old")
