@@ -132,13 +132,18 @@ def warm_run(answerer: Any, questions: list[str], rounds: int, score: Callable[[
     return result
 
 
+def gold_questions() -> list[str]:
+    """The questions of ``eval/gold.jsonl``, in order."""
+    lines = (ROOT / "eval" / "gold.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines]
+
+
 def gold_bench(args: argparse.Namespace) -> dict:
     import qa
 
-    gold = [json.loads(line) for line in (ROOT / "eval" / "gold.jsonl").read_text(encoding="utf-8").splitlines()]
     answerer = qa.get_answerer()
     return {"corpus": "corpus/ (the five articles)", "questions_file": "eval/gold.jsonl"} | warm_run(
-        answerer, [g["question"] for g in gold], args.rounds
+        answerer, gold_questions(), args.rounds
     )
 
 
@@ -149,8 +154,7 @@ def compare_bench(args: argparse.Namespace) -> dict:
     from qa.pipeline import QuestionAnswerer
     from qa.reader import ReaderModel
 
-    gold = [json.loads(line) for line in (ROOT / "eval" / "gold.jsonl").read_text(encoding="utf-8").splitlines()]
-    questions = [g["question"] for g in gold]
+    questions = gold_questions()
     shipped = qa.get_answerer().load()
     candidate = QuestionAnswerer(reader=ReaderModel(args.compare_reader)).load()
     times: dict[str, list[float]] = {"shipped": [], "candidate": []}

@@ -131,9 +131,12 @@ def choose_threshold(margins: np.ndarray, f1s: np.ndarray, answerable: np.ndarra
     has = answerable.astype(bool)
     for threshold in np.unique(np.concatenate([margins, [0.0]])):
         answered = margins > threshold
-        answered_f1 = np.where(answered[has], f1s[has], 0.0).mean() if has.any() else 0.0
-        abstained = (~answered[~has]).mean() if (~has).any() else 0.0
-        score = (answered_f1 + abstained) / 2 if has.any() and (~has).any() else answered_f1 + abstained
+        per_kind = []  # mean F1 over the answerable questions, mean abstention over the others
+        if has.any():
+            per_kind.append(np.where(answered[has], f1s[has], 0.0).mean())
+        if (~has).any():
+            per_kind.append((~answered[~has]).mean())
+        score = sum(per_kind) / len(per_kind)
         if score > best[1]:
             best = (float(threshold), float(score))
     return best
@@ -173,8 +176,8 @@ def calibrate(
 
     With ``names``, half the unanswerable copies are entity-swapped questions over their own paragraph
     (as in training with ``--swap-ratio``), half other/trimmed paragraphs; otherwise all are the latter.
-    ``perturb_ratio`` adds twins changed by ``training.negatives`` (negation, antonym, neighbouring entity,
-    excluded order) at that rate, as the training run's own held-out mix does when it trained on them.
+    ``perturb_ratio``, ``makers`` and ``article_swap_ratio`` make the unanswerable twins as the training run
+    made its own held-out mix (``training.squad_data.examples_from_articles``).
     With ``passage_header``, every passage is read under its article's title, as the pipeline reads
     corpus passages under their title-and-date line; ``calibration.json`` records it so the pipeline
     reads the way the threshold was fitted. ``backend`` is the inference backend the model ships with
@@ -209,11 +212,13 @@ def calibrate(
         "fitted_on": f"{len(examples)} questions ({int(answerable.sum())} answerable) of the held-out SQuAD 1.1 "
         f"train articles with synthetic unanswerable copies"
         + (" (half of them entity-swapped questions)" if names else "")
+        + (f" and twins changed by {', '.join(makers)} for {perturb_ratio:.0%} of questions" if perturb_ratio else "")
         + (
-            f" and perturbed twins (negation, antonym, neighbour, order) for {perturb_ratio:.0%} of questions"
-            if perturb_ratio
+            f"; {article_swap_ratio:.0%} of swaps take a name of the question's own article"
+            if article_swap_ratio
             else ""
-        ),
+        )
+        + "; threshold fitted with answerable and unanswerable questions weighted equally",
         "heldout_squad2_style_f1": round(100 * best_f1, 2),
         "passage_header": passage_header,
         "backend": backend,
