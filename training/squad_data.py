@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.chunking import sentence_spans
+from training.distractors import NAME, NUMBER, distractor_examples, other_number
 from training.negatives import MAKERS, make_negative
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -33,8 +34,9 @@ class QAExample:
     context: str
     answers: tuple[str, ...]
     answer_start: int
-    # "pos", "neg_drop" (answer sentence removed), "neg_other" (other paragraph), "neg_swap", or one of
-    # training.negatives.MAKERS
+    # "pos", "pos_paraphrase" (a paraphrased question kept twice), "pos_distractor" (a look-alike sentence
+    # added), "neg_drop" (answer sentence removed), "neg_other" (other paragraph), "neg_swap",
+    # "neg_distractor" (answer sentence replaced by a look-alike), or one of training.negatives.ALL_MAKERS
     kind: str
 
 
@@ -54,6 +56,20 @@ def _contains_any(text: str, answers: tuple[str, ...]) -> bool:
     return any(a.lower() in lowered for a in answers if a)
 
 
+# A question is "asked in other words" when at most this share of its content words occur in its answer's
+# sentence: 23% of SQuAD 1.1 train questions, 67% of eval/gold_hard.jsonl's answerable ones (9% of
+# eval/gold.jsonl's), measured over the first 100 train articles.
+PARAPHRASE_OVERLAP = 1 / 3
+
+
+def is_paraphrased(question: str, context: str, start: int, end: int) -> bool:
+    """True when at most ``PARAPHRASE_OVERLAP`` of the content words of ``question`` occur in the sentences
+    holding the answer at [start, end): the question is asked in other words, as people ask."""
+    around = " ".join(context[s:e] for s, e in sentence_spans(context) if s < end and start < e)
+    asked = content_words(question)
+    return len(asked & content_words(around or context)) <= PARAPHRASE_OVERLAP * max(1, len(asked))
+
+
 def drop_answer_sentences(context: str, start: int, end: int, answers: tuple[str, ...]) -> str | None:
     """Return ``context`` without the sentences overlapping [start, end), or None if that is impossible."""
     kept = [context[s:e] for s, e in sentence_spans(context) if e <= start or s >= end]
@@ -65,33 +81,18 @@ def drop_answer_sentences(context: str, start: int, end: int, answers: tuple[str
     return new_context
 
 
-_NAME = re.compile(r"(?<![\w-])[A-Z][a-z]+(?:\s+(?:of\s+|de\s+)?[A-Z][a-z]+)*(?![\w-])")
-_NUMBER = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?![\w,])|(?<![\w.,])\d+(?![\w,.])")
-
-
 def name_pool(articles: list[dict], *, limit: int = 50_000) -> list[str]:
     """Capitalised names (one to three words, not sentence-initial) seen in the articles' paragraphs."""
     names: dict[str, None] = {}
     for article in articles:
         for paragraph in article["paragraphs"]:
-            for match in _NAME.finditer(paragraph["context"]):
+            for match in NAME.finditer(paragraph["context"]):
                 before = paragraph["context"][: match.start()].rstrip()
                 if before and before[-1] not in '.!?"' and len(match.group().split()) <= 3:
                     names[match.group()] = None
             if len(names) >= limit:
                 return list(names)
     return list(names)
-
-
-def _other_number(text: str, rng: random.Random) -> str:
-    """A different number of the same shape: years move by a few years, other numbers change a digit."""
-    digits = text.replace(",", "")
-    value = int(digits)
-    if len(digits) == 4 and 1000 <= value <= 2100:
-        new_value = value + rng.choice([-1, 1]) * rng.randint(1, 40)
-    else:
-        new_value = max(1, value + rng.choice([-1, 1]) * max(1, int(value * rng.uniform(0.1, 0.9))))
-    return f"{new_value:,}" if "," in text else str(new_value)
 
 
 def swap_question_entity(
@@ -114,12 +115,12 @@ def swap_question_entity(
     lowered_context = context.lower()
     answer_text = " ".join(answers).lower()
     candidates = []
-    for pattern in (_NAME, _NUMBER):
+    for pattern in (NAME, NUMBER):
         for match in pattern.finditer(question):
             span = match.group()
             if match.start() == 0 or span not in context or span.lower() in answer_text:
                 continue
-            candidates.append((match.start(), match.end(), pattern is _NUMBER))
+            candidates.append((match.start(), match.end(), pattern is NUMBER))
     if not names:
         candidates = [c for c in candidates if c[2]]
     if not candidates:
@@ -129,12 +130,17 @@ def swap_question_entity(
         width = len(question[start:end].split())
         names = [n for n in names if len(n.split()) == width] or names
     for _ in range(20):
-        replacement = _other_number(question[start:end], rng) if is_number else rng.choice(names)
+        replacement = other_number(question[start:end], rng) if is_number else rng.choice(names)
         words = replacement.lower().split()
         if replacement.lower() in lowered_context or any(w in lowered_context.split() for w in words):
             continue
         return question[:start] + replacement + question[end:]
     return None
+
+
+def _derived(qa: dict, context: str, answers: tuple[str, ...], start: int, kind: str) -> QAExample:
+    """An example made from SQuAD question ``qa``: its id gets "_<kind>" (``example_titles`` relies on it)."""
+    return QAExample(qa["id"] + "_" + kind, qa["question"], context, answers, start, kind)
 
 
 def examples_from_articles(
@@ -147,6 +153,8 @@ def examples_from_articles(
     perturb_ratio: float = 0.0,
     makers: tuple[str, ...] = MAKERS,
     article_swap_ratio: float = 0.0,
+    distractor_ratio: float = 0.0,
+    paraphrase_ratio: float = 0.0,
 ) -> list[QAExample]:
     """Return one positive example per question plus synthetic unanswerable ones.
 
@@ -160,13 +168,19 @@ def examples_from_articles(
     article's fits). With probability
     ``perturb_ratio`` it also yields a twin changed by one of ``makers`` (by default
     ``training.negatives.MAKERS``: negation, antonym, neighbouring entity, excluded order; ``ALL_MAKERS`` adds
-    the event swap), the first of them, in random order, that applies.
+    the event swap), the first of them, in random order, that applies. With probability
+    ``distractor_ratio`` it also yields the two examples of ``training.distractors.distractor_examples``
+    (the paragraph with a look-alike sentence stating another fact, answer kept: ``pos_distractor``; the
+    paragraph with the look-alike in place of the answer's sentence: ``neg_distractor``), names for the
+    look-alike taken from the question's own article first. With probability ``paraphrase_ratio`` a
+    question asked in other words than its answer's sentence (``is_paraphrased``) is kept twice
+    (``pos_paraphrase``): two thirds of the questions people ask are of that kind, a quarter of SQuAD's.
     """
     examples: list[QAExample] = []
     for article in articles:
         paragraphs = [p["context"] for p in article["paragraphs"]]
         paragraph_words = [content_words(p) for p in paragraphs]
-        article_names = name_pool([article]) if article_swap_ratio else []
+        article_names = name_pool([article]) if article_swap_ratio or distractor_ratio else []
         for p_index, paragraph in enumerate(article["paragraphs"]):
             context = paragraph["context"]
             for qa in paragraph["qas"]:
@@ -178,6 +192,19 @@ def examples_from_articles(
                 if context[start : start + len(answer["text"])] != answer["text"]:
                     continue
                 examples.append(QAExample(qa["id"], qa["question"], context, answers, start, "pos"))
+                end = start + len(answer["text"])
+                repeat = paraphrase_ratio and rng.random() < paraphrase_ratio
+                if repeat and is_paraphrased(qa["question"], context, start, end):
+                    examples.append(_derived(qa, context, answers, start, "pos_paraphrase"))
+                if distractor_ratio and rng.random() < distractor_ratio:
+                    local = [n for n in article_names if n not in context]
+                    made = distractor_examples(
+                        qa["question"], context, answer["text"], start, local if len(local) >= 5 else names or [], rng
+                    )
+                    if made:
+                        (with_distractor, new_start), unanswerable = made
+                        examples.append(_derived(qa, with_distractor, answers, new_start, "pos_distractor"))
+                        examples.append(_derived(qa, unanswerable, (), -1, "neg_distractor"))
                 if swap_ratio and rng.random() < swap_ratio:
                     swapped = None
                     if article_names and rng.random() < article_swap_ratio:

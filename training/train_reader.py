@@ -238,6 +238,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the near-miss makers used with --perturb-ratio (training.negatives; default: the first v2 run's four)",
     )
     parser.add_argument(
+        "--distractor-ratio",
+        type=float,
+        default=0.0,
+        help="share of questions that also get a look-alike distractor sentence in their paragraph, answer kept, "
+        "and a twin with the look-alike in place of the answer's sentence (training.distractors)",
+    )
+    parser.add_argument(
+        "--paraphrase-ratio",
+        type=float,
+        default=0.0,
+        help="share of questions asked in other words than their answer's sentence (at most a third of their "
+        "content words in it: training.squad_data.is_paraphrased) "
+        "that are trained on twice",
+    )
+    parser.add_argument(
         "--bf16",
         action="store_true",
         help="run forward passes under bf16 autocast (weights, gradients and AdamW stay fp32): 1.8x the "
@@ -307,6 +322,8 @@ def main(argv: list[str] | None = None) -> None:
         perturb_ratio=args.perturb_ratio,
         makers=tuple(args.makers),
         article_swap_ratio=args.article_swap_ratio,
+        distractor_ratio=args.distractor_ratio,
+        paraphrase_ratio=args.paraphrase_ratio,
     )
     examples = with_title_headers(examples, train_articles, ratio=args.header_ratio, rng=random.Random(args.seed + 2))
     LOG.info(
