@@ -18,7 +18,7 @@ NAMES = ["Jordan", "Kuwait", "Turkey", "Ankara", "Cairo", "Oman"]
 
 
 def _made(seed: int):
-    return distractor_examples(QUESTION, PARAGRAPH, "5,000", PARAGRAPH.index("5,000"), NAMES, random.Random(seed))
+    return distractor_examples(QUESTION, PARAGRAPH, ("5,000",), PARAGRAPH.index("5,000"), NAMES, random.Random(seed))
 
 
 def test_distractor_keeps_the_answer_and_adds_a_look_alike_that_states_another_fact():
@@ -37,28 +37,82 @@ def test_distractor_keeps_the_answer_and_adds_a_look_alike_that_states_another_f
         assert "5,000" not in unanswerable and look_alike in unanswerable
 
 
-def test_the_unanswerable_twin_keeps_the_other_sentences():
-    (_, _), unanswerable = _made(0)
-    assert "Pentagon approved" in unanswerable and "fired from helicopters" in unanswerable
-    assert "700 million dollars" not in unanswerable or "sold 5,000" not in unanswerable
+def test_the_unanswerable_twin_keeps_the_other_sentences_in_order():
+    for seed in range(10):
+        (with_distractor, _), unanswerable = _made(seed)
+        # The twin is the first context with the answer's sentence taken out, nothing else.
+        answer_sentence = "In 2014 the United States sold 5,000 Hellfire missiles to Iraq for 700 million dollars."
+        assert " ".join(with_distractor.replace(answer_sentence, "").split()) == " ".join(unanswerable.split())
 
 
 def test_no_distractor_when_the_sentence_shares_nothing_changeable_with_the_question():
     question = "How many missiles were part of the deal?"
-    assert distractor_examples(question, PARAGRAPH, "5,000", PARAGRAPH.index("5,000"), NAMES, random.Random(0)) is None
+    assert (
+        distractor_examples(question, PARAGRAPH, ("5,000",), PARAGRAPH.index("5,000"), NAMES, random.Random(0)) is None
+    )
 
 
 def test_no_distractor_for_a_one_sentence_paragraph_or_a_phrase_answer():
     sentence = "In 2014 the United States sold 5,000 Hellfire missiles to Iraq."
-    assert distractor_examples(QUESTION, sentence, "5,000", sentence.index("5,000"), NAMES, random.Random(0)) is None
+    assert distractor_examples(QUESTION, sentence, ("5,000",), sentence.index("5,000"), NAMES, random.Random(0)) is None
     answer = "fired from helicopters"
     question = "How are most of the Hellfire missiles fired in Iraq?"
-    assert distractor_examples(question, PARAGRAPH, answer, PARAGRAPH.index(answer), NAMES, random.Random(0)) is None
+    assert distractor_examples(question, PARAGRAPH, (answer,), PARAGRAPH.index(answer), NAMES, random.Random(0)) is None
 
 
-def test_no_distractor_when_the_answer_is_mentioned_again_outside_its_sentence():
-    paragraph = PARAGRAPH + " The 5,000 missiles arrive next year."
-    assert distractor_examples(QUESTION, paragraph, "5,000", paragraph.index("5,000"), NAMES, random.Random(0)) is None
+def test_no_distractor_when_the_answer_is_mentioned_again():
+    start = PARAGRAPH.index("5,000")
+    for paragraph in (
+        PARAGRAPH + " The 5,000 missiles arrive next year.",  # in another sentence
+        PARAGRAPH.replace("dollars.", "dollars, after 5,000 rifles."),  # in its own sentence
+    ):
+        for seed in range(5):
+            assert distractor_examples(QUESTION, paragraph, ("5,000",), start, NAMES, random.Random(seed)) is None
+    # any of the answers counts, not only the first
+    other = PARAGRAPH.replace("fired from helicopters", "flown by 5000 crews")
+    for seed in range(5):
+        assert distractor_examples(QUESTION, other, ("5,000", "5000"), start, NAMES, random.Random(seed)) is None
+
+
+def test_the_changed_item_is_gone_from_the_look_alike():
+    sentence = "The head of the International Olympic Committee said athletes at Olympic venues could be expelled."
+    question = "Who heads the International Olympic Committee?"
+    for seed in range(10):
+        changed = change_what_is_asked(sentence, question, (0, 8), sentence, ["Cairo", "Oman"], random.Random(seed))
+        # "Olympic venues" -> "Cairo venues" would leave the committee the question asks about in place
+        assert changed is None or "International Olympic Committee" not in changed
+
+
+def test_numbers_are_shared_as_whole_numbers_and_always_change():
+    sentence = "They got 7,000 missiles for 20 million dollars that year."
+    question = "How many missiles did they get in 2014?"
+    assert change_what_is_asked(sentence, question, (9, 14), sentence, [], random.Random(0)) is None  # 20 ≠ 2014
+    sentence = "On May 18, CCTV-1 hosted a program called Panzhihua."
+    question = "What was the program that CCTV-1 hosted?"
+    for seed in range(20):
+        changed = change_what_is_asked(sentence, question, (42, 51), sentence, [], random.Random(seed))
+        assert changed is None or "CCTV-1 " not in changed
+
+
+def test_two_sided_verbs_are_never_swapped():
+    sentence = "Spain won the final against the Netherlands in Johannesburg."
+    question = "Which team won the final?"
+    assert change_what_is_asked(sentence, question, (0, 5), sentence, [], random.Random(0)) is None
+
+
+def test_a_changed_name_never_equals_the_fake_answer():
+    sentence = "That year Iraq sold the oil to Jordan."
+    for seed in range(20):
+        changed = change_what_is_asked(
+            sentence,
+            "To which country did Iraq sell oil?",
+            (31, 37),
+            sentence,
+            ["Oman", "Cairo"],
+            random.Random(seed),
+            avoid="Oman",
+        )
+        assert changed is not None and "Oman" not in changed
 
 
 def test_event_verbs_swap_only_when_neither_paragraph_nor_question_names_the_counterpart():
@@ -83,12 +137,13 @@ def test_fake_answers_keep_the_answers_shape():
 
 def test_paraphrase_check_counts_the_questions_words_found_in_the_answers_sentence():
     start = PARAGRAPH.index("5,000")
-    # 3 of 4 content words (country, got, hellfire, missiles) are in the sentence
+    # 4 of 6 content words (country, got, 5, 000, hellfire, missiles) are in the sentence
     assert not is_paraphrased("Which country got 5,000 Hellfire missiles?", PARAGRAPH, start, start + 5)
     # 1 of 6 (missiles; washington, agree, sell, baghdad, many are not): asked in other words
     assert is_paraphrased("How many missiles did Washington agree to sell to Baghdad?", PARAGRAPH, start, start + 5)
     # the other sentences of the paragraph do not count
     assert is_paraphrased("How many arms for Iraq did Washington sell?", PARAGRAPH, start, start + 5)
+    assert not is_paraphrased("Who?", PARAGRAPH, start, start + 5)  # nothing asked in any words
 
 
 def _article(questions):
@@ -116,7 +171,7 @@ def test_examples_get_distractor_pairs_with_valid_targets():
     positive = next(e for e in examples if e.kind == "pos_distractor")
     assert positive.context[positive.answer_start :].startswith(positive.answers[0])
     negative = next(e for e in examples if e.kind == "neg_distractor")
-    assert negative.answers == () and negative.answer_start == -1 and "5,000" not in negative.context
+    assert "5,000" not in negative.context and negative.context != PARAGRAPH
     plain = examples_from_articles([article], negative_ratio=0.0, rng=random.Random(2), names=NAMES)
     assert [e.kind for e in plain] == ["pos", "pos"]
 

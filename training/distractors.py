@@ -69,13 +69,32 @@ def fake_answer(answer: str, context: str, names: list[str], rng: random.Random)
     return None
 
 
+# Verbs whose counterpart states the same event from the other side ("Spain won against the Netherlands" ->
+# "Argentina lost against the Netherlands" says who won): never changed in a look-alike.
+_TWO_SIDED = frozenset({"won", "lost", "win", "lose", "wins", "loses", "beat", "defeated"})
+
+
+def _occurs(item: str, text: str) -> bool:
+    """True when ``item`` occurs in ``text`` as whole words ("20" is not in "2014", "Olympic" is in
+    "the International Olympic Committee")."""
+    return re.search(rf"(?<![\w-]){re.escape(item)}(?![\w-])", text) is not None
+
+
 def change_what_is_asked(
-    sentence: str, question: str, answer_range: tuple[int, int], context: str, names: list[str], rng: random.Random
+    sentence: str,
+    question: str,
+    answer_range: tuple[int, int],
+    context: str,
+    names: list[str],
+    rng: random.Random,
+    *,
+    avoid: str = "",
 ) -> str | None:
     """``sentence`` with one thing that ``question`` also names changed, outside ``answer_range`` (the
-    answer's offsets in the sentence): a shared name (for another name the context never mentions), a
-    shared number, an event verb (for its counterpart) or an antonym. None when the question and the
-    sentence share none of these."""
+    answer's offsets in the sentence): a shared name (for another name that neither the context nor
+    ``avoid`` mentions), a shared number, an event verb (for its counterpart) or an antonym. A change only
+    counts when the changed item then occurs nowhere else in the sentence (so the look-alike no longer
+    states what is asked). None when the question and the sentence share none of these."""
     lowered_question = question.lower()
     lowered_context = context.lower()
     answer_start, answer_end = answer_range
@@ -85,16 +104,18 @@ def change_what_is_asked(
         return match.end() <= answer_start or match.start() >= answer_end
 
     for match in NAME.finditer(sentence):
-        if outside(match) and match.start() > 0 and match.group() in question:
-            replacement = _fresh_name(len(match.group().split()), names, lowered_context, rng)
+        if outside(match) and match.start() > 0 and _occurs(match.group(), question):
+            avoided = lowered_context + " " + avoid.lower()
+            replacement = _fresh_name(len(match.group().split()), names, avoided, rng)
             if replacement:
                 changes.append((match.start(), match.end(), replacement))
+    asked_numbers = {m.group() for m in NUMBER.finditer(question)}
     for match in NUMBER.finditer(sentence):
-        if outside(match) and match.group() in question:
+        if outside(match) and match.group() in asked_numbers:
             changes.append((match.start(), match.end(), other_number(match.group(), rng)))
     for match in re.finditer(r"[A-Za-z]+", sentence):
         word = match.group().lower()
-        if not outside(match) or not re.search(rf"\b{word}\b", lowered_question):
+        if not outside(match) or word in _TWO_SIDED or not re.search(rf"\b{word}\b", lowered_question):
             continue
         if word in EVENT_SWAPS:
             counterpart, stems = EVENT_SWAPS[word]
@@ -102,22 +123,32 @@ def change_what_is_asked(
                 changes.append((match.start(), match.end(), counterpart))
         elif word in ANTONYMS and ANTONYMS[word] not in lowered_context and ANTONYMS[word] not in lowered_question:
             changes.append((match.start(), match.end(), ANTONYMS[word]))
-    if not changes:
-        return None
-    start, end, replacement = rng.choice(changes)
-    return sentence[:start] + replacement + sentence[end:]
+    rng.shuffle(changes)
+    for start, end, replacement in changes:
+        old = sentence[start:end]
+        changed = sentence[:start] + replacement + sentence[end:]
+        if replacement.lower() != old.lower() and not _occurs(old, changed):
+            return changed
+    return None
 
 
 def distractor_examples(
-    question: str, context: str, answer: str, answer_start: int, names: list[str], rng: random.Random
+    question: str,
+    context: str,
+    answers: tuple[str, ...],
+    answer_start: int,
+    names: list[str],
+    rng: random.Random,
 ) -> tuple[tuple[str, int], str] | None:
     """``((context with a distractor, the answer's new start), context without the answer's sentence but
-    with the distractor)`` for one answerable question, or None when no safe distractor can be made.
+    with the distractor)`` for one answerable question whose first answer ``answers[0]`` starts at
+    ``answer_start``, or None when no safe distractor can be made.
 
     The distractor is the answer's sentence with a fake answer and one thing the question asks about
-    changed (see the module docstring); it goes in at a random sentence boundary. None as well when
-    removing the answer's sentence would leave a mention of the answer (the second context must not
-    answer)."""
+    changed (see the module docstring); it goes in at a random sentence boundary. None as well when the
+    distractor or what is left of the paragraph without the answer's sentence still mentions any of
+    ``answers`` (the second context must not answer, the first must have one answer only)."""
+    answer = answers[0]
     spans = sentence_spans(context)
     answer_end = answer_start + len(answer)
     holding = [(s, e) for s, e in spans if s <= answer_start and answer_end <= e]
@@ -131,8 +162,16 @@ def distractor_examples(
     local_start = answer_start - s_start
     with_fake = sentence[:local_start] + fake + sentence[local_start + len(answer) :]
     fake_range = (local_start, local_start + len(fake))
-    distractor = change_what_is_asked(with_fake, question, fake_range, context, names, rng)
+    distractor = change_what_is_asked(with_fake, question, fake_range, context, names, rng, avoid=fake)
     if distractor is None:
+        return None
+    distractor = distractor.strip()
+    if distractor[-1] not in ".!?":
+        distractor += "."
+    head, tail = context[:s_start].rstrip(), context[s_end:].lstrip()
+    without = (head + " " + tail).strip()
+    mentioned = (distractor + " " + without).lower()
+    if any(a and a.lower() in mentioned for a in answers):
         return None
     # Any sentence boundary, before or after the answer's sentence: position must not give it away.
     boundaries = [s for s, _ in spans] + [len(context)]
@@ -142,9 +181,8 @@ def distractor_examples(
     new_start = answer_start + len(inserted) if position <= answer_start else answer_start
     if with_distractor[new_start : new_start + len(answer)] != answer:
         return None
-    without = context[:s_start] + context[s_end:]
-    if answer.lower() in without.lower():
-        return None
-    position = min(position, len(without)) if position <= s_start else max(s_start, position - (s_end - s_start))
-    unanswerable = (without[:position].rstrip() + " " + distractor + " " + without[position:].lstrip()).strip()
+    # The same boundary in the paragraph without the answer's sentence (the tail starts after one space).
+    tail_offset = len(head) + 1 if head else 0
+    at = min(position, tail_offset) if position <= s_start else tail_offset + position - (len(context) - len(tail))
+    unanswerable = (without[:at].rstrip() + " " + distractor + " " + without[at:].lstrip()).strip()
     return (with_distractor, new_start), unanswerable

@@ -67,7 +67,7 @@ def is_paraphrased(question: str, context: str, start: int, end: int) -> bool:
     holding the answer at [start, end): the question is asked in other words, as people ask."""
     around = " ".join(context[s:e] for s, e in sentence_spans(context) if s < end and start < e)
     asked = content_words(question)
-    return len(asked & content_words(around or context)) <= PARAPHRASE_OVERLAP * max(1, len(asked))
+    return bool(asked) and len(asked & content_words(around or context)) <= PARAPHRASE_OVERLAP * len(asked)
 
 
 def drop_answer_sentences(context: str, start: int, end: int, answers: tuple[str, ...]) -> str | None:
@@ -199,7 +199,7 @@ def examples_from_articles(
                 if distractor_ratio and rng.random() < distractor_ratio:
                     local = [n for n in article_names if n not in context]
                     made = distractor_examples(
-                        qa["question"], context, answer["text"], start, local if len(local) >= 5 else names or [], rng
+                        qa["question"], context, answers, start, local if len(local) >= 5 else names or [], rng
                     )
                     if made:
                         (with_distractor, new_start), unanswerable = made
