@@ -1,4 +1,5 @@
-"""Test doubles: a reader that "finds" configured answers by string search, with fixed margins."""
+"""Test doubles: a reader that "finds" configured answers by string search, with fixed margins; a one-paragraph
+SQuAD-format article for the training-data tests."""
 
 from __future__ import annotations
 
@@ -58,3 +59,13 @@ class FakeReader:
                     )
                 )
         return sorted(candidates, key=lambda c: -c.score)
+
+
+def squad_article(paragraph: str, questions: list[tuple[str, str]], title: str = "Iraq") -> dict:
+    """A SQuAD-format article of one paragraph whose questions ``(question, answer)`` get ids q0, q1, ...
+    and their answer's first offset in ``paragraph``."""
+    qas = [
+        {"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": paragraph.index(a)}]}
+        for i, (q, a) in enumerate(questions)
+    ]
+    return {"title": title, "paragraphs": [{"context": paragraph, "qas": qas}]}

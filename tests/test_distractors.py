@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+from tests.fakes import squad_article
 from training.distractors import change_what_is_asked, distractor_examples, fake_answer, other_number
 from training.squad_data import examples_from_articles, is_paraphrased
 
@@ -147,18 +148,7 @@ def test_paraphrase_check_counts_the_questions_words_found_in_the_answers_senten
 
 
 def _article(questions):
-    return {
-        "title": "Iraq",
-        "paragraphs": [
-            {
-                "context": PARAGRAPH,
-                "qas": [
-                    {"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": PARAGRAPH.index(a)}]}
-                    for i, (q, a) in enumerate(questions)
-                ],
-            }
-        ],
-    }
+    return squad_article(PARAGRAPH, questions)
 
 
 def test_examples_get_distractor_pairs_with_valid_targets():

@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from tests.fakes import squad_article
 from training.negatives import (
     ALL_MAKERS,
     ANTONYMS,
@@ -103,18 +104,7 @@ def test_examples_get_twins_of_the_new_kinds_over_their_own_paragraph():
         ("What is the population of Mosul?", "about 2 million"),
         ("Which city fell first?", "Mosul"),
     ]
-    article = {
-        "title": "Iraq",
-        "paragraphs": [
-            {
-                "context": PARAGRAPH,
-                "qas": [
-                    {"id": f"q{i}", "question": q, "answers": [{"text": a, "answer_start": PARAGRAPH.index(a)}]}
-                    for i, (q, a) in enumerate(questions)
-                ],
-            }
-        ],
-    }
+    article = squad_article(PARAGRAPH, questions)
     examples = examples_from_articles([article], negative_ratio=0.0, rng=random.Random(3), perturb_ratio=1.0)
     twins = [e for e in examples if e.kind in MAKERS]
     assert len(twins) == len(questions)  # every question here has at least one applicable change
