@@ -138,9 +138,12 @@ def swap_question_entity(
     return None
 
 
-def _derived(qa: dict, context: str, answers: tuple[str, ...], start: int, kind: str) -> QAExample:
-    """An example made from SQuAD question ``qa``: its id gets "_<kind>" (``example_titles`` relies on it)."""
-    return QAExample(qa["id"] + "_" + kind, qa["question"], context, answers, start, kind)
+def _derived(
+    qa: dict, context: str, answers: tuple[str, ...], start: int, kind: str, question: str | None = None
+) -> QAExample:
+    """An example made from SQuAD question ``qa`` (asked as ``question`` when that is given): its id gets
+    "_<kind>" (``example_titles`` relies on it)."""
+    return QAExample(qa["id"] + "_" + kind, question or qa["question"], context, answers, start, kind)
 
 
 def examples_from_articles(
@@ -214,12 +217,12 @@ def examples_from_articles(
                         )
                     swapped = swapped or swap_question_entity(qa["question"], context, answers, names or [], rng)
                     if swapped:
-                        examples.append(QAExample(qa["id"] + "_neg_swap", swapped, context, (), -1, "neg_swap"))
+                        examples.append(_derived(qa, context, (), -1, "neg_swap", question=swapped))
                 if perturb_ratio and rng.random() < perturb_ratio:
                     for kind in rng.sample(makers, len(makers)):
                         changed = make_negative(kind, qa["question"], context, answers, start, rng)
                         if changed:
-                            examples.append(QAExample(qa["id"] + "_" + kind, changed, context, (), -1, kind))
+                            examples.append(_derived(qa, context, (), -1, kind, question=changed))
                             break
                 if rng.random() >= negative_ratio:
                     continue
@@ -242,9 +245,7 @@ def examples_from_articles(
                     if negative:
                         break
                 if negative:
-                    examples.append(
-                        QAExample(qa["id"] + "_" + negative[0], qa["question"], negative[1], (), -1, negative[0])
-                    )
+                    examples.append(_derived(qa, negative[1], (), -1, negative[0]))
     return examples
 
 
