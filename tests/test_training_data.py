@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,9 +11,12 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
+from embeddings.documents import MONTHS
 from embeddings.encoder import packaged_minilm_dir
+from qa.questions import question_dates
 from training.squad_data import (
     QAExample,
+    can_take_a_date,
     drop_answer_sentences,
     example_titles,
     examples_from_articles,
@@ -225,6 +229,83 @@ class _PrefersYears(torch.nn.Module):
         if self.abstain:
             logits[:, 0] = 20.0
         return SimpleNamespace(start_logits=logits, end_logits=logits.clone())
+
+
+UNDATED = "Tesla moved to Paris to work for the Continental Edison Company. He later sailed to New York."
+
+
+def test_dated_headers_carry_a_dateline_and_dated_questions_keep_their_label():
+    articles = [article(UNDATED, "Which company did Tesla work for in Paris?", "the Continental Edison Company")]
+    examples = examples_from_articles(articles, negative_ratio=1.0, rng=random.Random(0))
+    asked = set()
+    for seed in range(60):
+        dated = with_title_headers(
+            examples, articles, ratio=1.0, rng=random.Random(seed), date_ratio=1.0, question_date_ratio=1.0
+        )
+        for before, after in zip(examples, dated, strict=True):
+            header, _, context = after.context.partition("\n")
+            match = re.fullmatch(r"Tesla \((\d+) (\w+) (\d{4})\)", header)
+            assert match and context == before.context
+            year, month = int(match[3]), MONTHS.index(match[2]) + 1
+            assert after.question.startswith(before.question.removesuffix("?") + " in ")
+            assert after.question.endswith("?") and after.question.count("?") == 1
+            years, months = question_dates(after.question)
+            previous = (year - 1, 12) if month == 1 else (year, month - 1)
+            # The dateline's year, its month, or the month before it (as news reports last month's events).
+            assert (years, months) in [({year}, set()), ({year}, {month}), ({previous[0]}, {previous[1]})]
+            asked.add("year" if not months else "month" if months == {month} else "month before")
+            assert (after.qid, after.answers, after.kind) == (before.qid, before.answers, before.kind)
+            if after.answers:
+                start = after.answer_start
+                assert after.context[start : start + len(after.answers[0])] == after.answers[0]
+    assert asked == {"year", "month", "month before"}
+
+
+def test_questions_over_dated_text_keep_their_words_under_a_dated_header():
+    articles = [article(CONTEXT, "Which company did Tesla work for?", "the Continental Edison Company")]
+    examples = examples_from_articles(articles, negative_ratio=0.0, rng=random.Random(0))
+    (dated,) = with_title_headers(
+        examples, articles, ratio=1.0, rng=random.Random(0), date_ratio=1.0, question_date_ratio=1.0
+    )
+    assert re.match(r"Tesla \(\d+ \w+ \d{4}\)\n", dated.context)  # a dateline, yet the passage says 1882:
+    assert dated.question == examples[0].question  # so the question is not narrowed to the dateline's year
+
+
+def test_without_date_ratios_headers_are_the_title_alone():
+    articles = [article(UNDATED, "Which company did Tesla work for in Paris?", "the Continental Edison Company")]
+    examples = examples_from_articles(articles, negative_ratio=1.0, rng=random.Random(0))
+    plain = with_title_headers(examples, articles, ratio=1.0, rng=random.Random(0))
+    assert [e.context.partition("\n")[0] for e in plain] == ["Tesla"] * len(examples)
+    assert [e.question for e in plain] == [e.question for e in examples]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Which company did Tesla work for in 1882?",
+        "Which ruler made an alliance with the Han in AD 90?",
+        "Which city fell in 800 BC?",
+        "Which band was popular in the '90s?",
+        "Which empire ruled in the 5th century?",
+        "When did Tesla move to Paris?",
+        "What month was the livestock slaughtered?",
+        "How long ago did the period end?",
+        "At what age did Tesla leave?",
+        "In which years did Tesla work there?",
+        "Name the company Tesla worked for.",
+        'Which company did Tesla work for?"',
+    ],
+)
+def test_questions_that_place_or_ask_about_time_or_lack_a_question_mark_are_not_dated(question):
+    assert not can_take_a_date(question, UNDATED)
+
+
+def test_a_question_over_undated_text_can_take_a_date_unless_its_passage_or_title_is_dated():
+    question = "Which company did Tesla work for?"
+    assert can_take_a_date(question, UNDATED)
+    assert not can_take_a_date(question, CONTEXT)  # the passage says 1882
+    assert not can_take_a_date(question, UNDATED + " It was the 19th century.")
+    assert not can_take_a_date(question, UNDATED, title="1882 in science")
 
 
 def test_heldout_evaluation_decodes_with_the_readers_decoder():

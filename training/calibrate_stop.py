@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             ]
             per_question.append((gold_answers, read))
         full = [answer_text([c for window in read for c in window], threshold) for _, read in per_question]
-        full_f1 = statistics.fmean(f1_score(a, gold) for a, (gold, _) in zip(full, per_question, strict=True))
+        full_f1s = [f1_score(a, gold) for a, (gold, _) in zip(full, per_question, strict=True)]
+        full_f1 = statistics.fmean(full_f1s)
         sweep = []
         for margin in CANDIDATE_MARGINS:
             answers: list[str | None] = []
@@ -117,12 +118,14 @@ def main(argv: list[str] | None = None) -> int:
                         break
                 answers.append(answer_text(placed, threshold))
                 windows_read.append(count)
-            f1 = statistics.fmean(f1_score(a, gold) for a, (gold, _) in zip(answers, per_question, strict=True))
+            f1s = [f1_score(a, gold) for a, (gold, _) in zip(answers, per_question, strict=True)]
+            f1 = statistics.fmean(f1s)
             sweep.append(
                 {
                     "stop_margin": margin,
                     "changed": round(sum(a != b for a, b in zip(answers, full, strict=True)) / len(full), 4),
                     "f1_drop": round(100 * (full_f1 - f1), 2),
+                    "worse": round(sum(a < b for a, b in zip(f1s, full_f1s, strict=True)) / len(full), 4),
                     "windows_read_mean": round(statistics.fmean(windows_read), 2),
                 }
             )

@@ -22,7 +22,13 @@ import numpy as np
 from embeddings.encoder import packaged_minilm_dir
 from qa.metrics import f1_score
 from training.negatives import MAKERS
-from training.squad_data import example_titles, examples_from_articles, load_articles, name_pool
+from training.squad_data import (
+    dated_header,
+    example_titles,
+    examples_from_articles,
+    load_articles,
+    name_pool,
+)
 
 # Encoder layers left in fp32 by the int8 export (with the span head).
 FP32_LAYERS = (0, 5)
@@ -171,6 +177,7 @@ def calibrate(
     perturb_ratio: float = 0.0,
     makers: tuple[str, ...] = MAKERS,
     article_swap_ratio: float = 0.0,
+    dated_headers: bool = False,
 ) -> dict:
     """Measure margins of the exported reader on held-out examples and write ``calibration.json``.
 
@@ -181,7 +188,8 @@ def calibrate(
     With ``passage_header``, every passage is read under its article's title, as the pipeline reads
     corpus passages under their title-and-date line; ``calibration.json`` records it so the pipeline
     reads the way the threshold was fitted. ``backend`` is the inference backend the model ships with
-    (recorded too): its margins are what the threshold is fitted on.
+    (recorded too): its margins are what the threshold is fitted on. With ``dated_headers`` each title line
+    also gets a made-up dateline, as corpus passages have (for a reader trained with ``--date-ratio``).
     """
     from qa.reader import ReaderModel
 
@@ -201,6 +209,9 @@ def calibrate(
     random.Random(seed).shuffle(examples)
     examples = examples[:limit]
     headers = example_titles(examples, heldout_articles) if passage_header else None
+    if headers and dated_headers:
+        dates = random.Random(seed + 1)
+        headers = [dated_header(title, dates)[0] for title in headers]
     margins, f1s, answerable = margins_on(ReaderModel(output, backend=backend), examples, headers)
     threshold, best_f1 = choose_threshold(margins, f1s, answerable)
     correct = np.where(answerable, f1s >= 0.5, False).astype(float)
@@ -218,6 +229,7 @@ def calibrate(
             if article_swap_ratio
             else ""
         )
+        + (" under title lines with made-up datelines" if passage_header and dated_headers else "")
         + "; threshold fitted with answerable and unanswerable questions weighted equally",
         "heldout_squad2_style_f1": round(100 * best_f1, 2),
         "passage_header": passage_header,
@@ -269,6 +281,8 @@ def main(argv: list[str] | None = None) -> None:
         perturb_ratio=0.5 if state["args"].get("perturb_ratio") else 0.0,
         makers=tuple(state["args"].get("makers") or MAKERS),
         article_swap_ratio=float(state["args"].get("article_swap_ratio") or 0.0),
+        # A run trained under made-up datelines is calibrated under them, as the pipeline reads.
+        dated_headers=bool(state["args"].get("date_ratio")),
     )
     training = {k: state[k] for k in ("step", "epoch", "elapsed", "curve", "heldout_titles")}
     training["args"] = state["args"]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.chunking import sentence_spans
+from embeddings.documents import MONTHS
 from training.distractors import NAME, NUMBER, distractor_examples, other_number
 from training.negatives import MAKERS, make_negative
 
@@ -256,14 +257,67 @@ def example_titles(examples: list[QAExample], articles: list[dict]) -> list[str]
     return [title_of[e.qid.removesuffix("_" + e.kind) if e.kind != "pos" else e.qid] for e in examples]
 
 
+# Text that places itself in time: a year (1000-2099, "1990s"), a year or decade of an era ("AD 90",
+# "800 BC", "'90s"), a century or millennium. A question, passage or title with one never gets a made-up
+# date, which could contradict it.
+_DATED = re.compile(
+    r"\b(?:1\d{3}|20\d{2})s?\b|\b\d{1,4}\s*(?:BCE?|AD|CE)\b|\bAD\s*\d{1,4}\b|'\d0s\b"
+    r"|\b(?:[Cc]entur(?:y|ies)|[Mm]illenni(?:um|a))\b"
+)
+# Questions about time itself ("When ...", "What month ...", "How long ago ...", "At what age ...") are
+# never narrowed to a date either.
+_ASKS_ABOUT_TIME = re.compile(
+    r"\b(?:when|years?|dates?|dated|decades?|months?|weeks?|days?|era|eras|period|periods|age|ages|ago|long|old"
+    r"|season|seasons|time|times|since|until|before|after|during)\b",
+    re.IGNORECASE,
+)
+
+
+def dated_header(title: str, rng: random.Random) -> tuple[str, int, int]:
+    """``title`` with a made-up dateline, as the pipeline writes one ("Title (1 August 2014)"), its year
+    and month."""
+    year, month, day = rng.randint(1995, 2024), rng.randint(1, 12), rng.randint(1, 28)
+    return f"{title} ({day} {MONTHS[month - 1]} {year})", year, month
+
+
+def ask_with_date(question: str, year: int, month: int | None) -> str:
+    """``question`` (ending in "?") narrowed to a time: "Who leads the party?" -> "Who leads the party in
+    March 2013?" (``month`` None: the year alone)."""
+    when = f"{MONTHS[month - 1]} {year}" if month else str(year)
+    return f"{question.rstrip().removesuffix('?').rstrip()} in {when}?"
+
+
+def can_take_a_date(question: str, context: str, title: str = "") -> bool:
+    """True when a date may be added to ``question`` without changing what it asks: it ends in "?", neither
+    it, its passage nor its title places itself in time (their own dates would contradict an invented one),
+    and it does not ask about time itself."""
+    return (
+        question.rstrip().endswith("?")
+        and not any(_DATED.search(text) for text in (question, context, title))
+        and not _ASKS_ABOUT_TIME.search(question)
+    )
+
+
 def with_title_headers(
-    examples: list[QAExample], articles: list[dict], *, ratio: float, rng: random.Random
+    examples: list[QAExample],
+    articles: list[dict],
+    *,
+    ratio: float,
+    rng: random.Random,
+    date_ratio: float = 0.0,
+    question_date_ratio: float = 0.0,
 ) -> list[QAExample]:
     """Put the article title on a line before the context of a ``ratio`` share of ``examples``.
 
     The shipped reader reads corpus passages under their title-and-date line (``qa.reader`` ``headers``);
     training some examples that way teaches it to use that line without ever answering from it (the
     answer offset moves past the header, so no target lies in it).
+
+    A ``date_ratio`` share of those headers also get a made-up dateline (``dated_header``), as news
+    passages have. Then, for a ``question_date_ratio`` share of the questions that ``can_take_a_date``, the
+    question is narrowed to the dateline's time ("... in 2013?", "... in March 2013?", or the month before,
+    as news reports last month's events). Its label stays what it was, answerable or not, so a year that
+    only the dateline states stops meaning "no answer" (year swaps had taught that).
     """
     if ratio <= 0:
         return examples
@@ -273,11 +327,18 @@ def with_title_headers(
         if rng.random() >= ratio:
             result.append(example)
             continue
+        question = example.question
+        if date_ratio and rng.random() < date_ratio:
+            plain_title = title
+            title, year, month = dated_header(title, rng)
+            if rng.random() < question_date_ratio and can_take_a_date(question, example.context, plain_title):
+                draw = rng.random()
+                asked_month = None if draw < 0.5 else month if draw < 0.85 else (month - 2) % 12 + 1
+                asked_year = year - 1 if asked_month == 12 and month == 1 else year
+                question = ask_with_date(question, asked_year, asked_month)
         header = f"{title}\n"
         start = example.answer_start + len(header) if example.answer_start >= 0 else -1
-        result.append(
-            QAExample(example.qid, example.question, header + example.context, example.answers, start, example.kind)
-        )
+        result.append(QAExample(example.qid, question, header + example.context, example.answers, start, example.kind))
     return result
 
 

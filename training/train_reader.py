@@ -216,6 +216,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="share of examples read with their article title on a line before the context",
     )
+    parser.add_argument(
+        "--date-ratio",
+        type=float,
+        default=0.0,
+        help="share of title headers that also get a made-up dateline, as news passages have",
+    )
+    parser.add_argument(
+        "--question-date-ratio",
+        type=float,
+        default=0.0,
+        help="share of dateline-headed questions that can take a date (no year in them or their passage) asked "
+        "'... in <the dateline's year or month>?', label unchanged",
+    )
+    parser.add_argument(
+        "--order-seed",
+        type=int,
+        default=None,
+        help="seed of the batch order (default --seed): a warm start from a run with the same data should not "
+        "see its batches again in the same order; --seed keeps the held-out split",
+    )
     parser.add_argument("--max-length", type=int, default=384)
     parser.add_argument("--stride", type=int, default=128)
     parser.add_argument("--heldout-articles", type=int, default=10)
@@ -266,7 +286,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="print the held-out scores of --init (or of the checkpoint in --output) on this run's held-out mix, "
         "and train nothing: a baseline for the run's curve",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.date_ratio or args.question_date_ratio) and not args.header_ratio:
+        parser.error("--date-ratio and --question-date-ratio date the title headers: give --header-ratio too")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -287,6 +310,12 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"--resume: no checkpoint in {output}")
         resume_state = json.loads((output / "state.json").read_text())
         LOG.info("resuming at step %d (%.1f min trained)", resume_state["step"], resume_state["elapsed"] / 60)
+        # The batch order must be the run's own, or a resumed epoch would repeat some batches and skip others.
+        saved_order_seed = resume_state["args"].get("order_seed")
+        if args.order_seed is None:
+            args.order_seed = saved_order_seed
+        elif args.order_seed != saved_order_seed:
+            raise SystemExit(f"--resume: the run's --order-seed is {saved_order_seed}, not {args.order_seed}")
 
     tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_dir())
     articles = load_articles(args.train)
@@ -325,7 +354,14 @@ def main(argv: list[str] | None = None) -> None:
         distractor_ratio=args.distractor_ratio,
         paraphrase_ratio=args.paraphrase_ratio,
     )
-    examples = with_title_headers(examples, train_articles, ratio=args.header_ratio, rng=random.Random(args.seed + 2))
+    examples = with_title_headers(
+        examples,
+        train_articles,
+        ratio=args.header_ratio,
+        rng=random.Random(args.seed + 2),
+        date_ratio=args.date_ratio,
+        question_date_ratio=args.question_date_ratio,
+    )
     LOG.info(
         "examples: %d train (%d unanswerable), %d held-out; held-out articles: %s",
         len(examples),
@@ -374,7 +410,8 @@ def main(argv: list[str] | None = None) -> None:
     running_loss, running_count, window_count = 0.0, 0, 0
     done = False
     while not done and state["epoch"] < int(np.ceil(args.epochs)):
-        batches = length_grouped_batches(lengths, args.batch_size, args.seed + state["epoch"])
+        order_seed = args.seed if args.order_seed is None else args.order_seed
+        batches = length_grouped_batches(lengths, args.batch_size, order_seed + state["epoch"])
         while state["batch_in_epoch"] < len(batches):
             progress = max(state["elapsed"] / budget, state["step"] / total_steps)
             if progress >= 1.0:
