@@ -10,7 +10,9 @@ way in the same run; ``pipeline / bare`` is what everything around the model cos
 cached in ``bench/.cache``), with ``--questions`` seeded questions, scored EM/F1 against their answers.
 
 ``--compare-reader DIR``: the shipped reader's pipeline against one with reader DIR, interleaved question by
-question in one process (issue 12's rule: a new reader may not raise the warm p50).
+question in one process (issue 12's rule: a new reader may not raise the warm p50). With
+``--compare-rereader DIR`` the candidate pipeline is ``--compare-reader`` (default: the shipped reader) with
+reader DIR re-reading the questions it is unsure of.
 
 ``--cold``: ``qa ask QUESTION`` in a new process, ``--cold-runs`` times, without and then with a running
 ``qa serve`` (which ``qa ask`` answers through when it is up).
@@ -53,16 +55,21 @@ def summary(seconds: list[float]) -> dict[str, float]:
     }
 
 
-def onnx_sessions(answerer: Any) -> list[Any]:
-    """The ONNX Runtime sessions the pipeline runs: the query encoder's and the reader's (when on ONNX)."""
+def reader_sessions(answerer: Any) -> list[Any]:
+    """The ONNX Runtime sessions of the pipeline's reader and rereader (those on ONNX)."""
     sessions = []
-    encoder_session = getattr(answerer.encoder, "session", None)
-    if encoder_session is not None:
-        sessions.append(encoder_session)
-    reader_model = answerer.reader.load()[1]
-    if hasattr(reader_model, "session"):
-        sessions.append(reader_model.session)
+    for reader in (answerer.reader, getattr(answerer, "rereader", None)):
+        reader_model = reader.load()[1] if reader is not None else None
+        session = getattr(reader_model, "session", None)
+        if session is not None:
+            sessions.append(session)
     return sessions
+
+
+def onnx_sessions(answerer: Any) -> list[Any]:
+    """The ONNX Runtime sessions the pipeline runs: the query encoder's and the readers' (when on ONNX)."""
+    encoder_session = getattr(answerer.encoder, "session", None)
+    return ([encoder_session] if encoder_session is not None else []) + reader_sessions(answerer)
 
 
 class Recorder:
@@ -156,7 +163,10 @@ def compare_bench(args: argparse.Namespace) -> dict:
 
     questions = gold_questions()
     shipped = qa.get_answerer().load()
-    candidate = QuestionAnswerer(reader=ReaderModel(args.compare_reader)).load()
+    candidate = QuestionAnswerer(
+        reader=ReaderModel(args.compare_reader) if args.compare_reader else ReaderModel(),
+        rereader=ReaderModel(args.compare_rereader) if args.compare_rereader else None,
+    ).load()
     times: dict[str, list[float]] = {"shipped": [], "candidate": []}
     windows: dict[str, list[int]] = {"shipped": [], "candidate": []}
     for answerer in (shipped, candidate):  # warm-up
@@ -169,16 +179,17 @@ def compare_bench(args: argparse.Namespace) -> dict:
                 answerer.answer(question)
                 times[name].append(time.perf_counter() - began)
     for name, answerer in (("shipped", shipped), ("candidate", candidate)):
-        sessions = onnx_sessions(answerer)
+        sessions = reader_sessions(answerer)
         for question in questions:
-            with Recorder(sessions[-1:]) as recorder:
+            with Recorder(sessions) as recorder:
                 answerer.answer(question)
             windows[name].append(len(recorder.calls))
     return {
         "questions_file": "eval/gold.jsonl",
         "questions": len(questions),
         "rounds": args.rounds,
-        "candidate_reader": str(args.compare_reader),
+        "candidate_reader": str(args.compare_reader or "models/reader"),
+        "candidate_rereader": str(args.compare_rereader) if args.compare_rereader else None,
         **{
             name: summary(times[name]) | {"reader_forwards_mean": round(statistics.fmean(windows[name]), 2)}
             for name in times
@@ -265,8 +276,13 @@ def main() -> int:
     parser.add_argument(
         "--compare-reader", default=None, help="an exported reader folder: time it against the shipped one"
     )
+    parser.add_argument(
+        "--compare-rereader",
+        default=None,
+        help="an exported reader folder: time the pipeline in which it re-reads what the first reader is unsure of",
+    )
     args = parser.parse_args()
-    if args.compare_reader:
+    if args.compare_reader or args.compare_rereader:
         name, result = "latency_compare_reader", compare_bench(args)
     elif args.cold:
         name, result = "latency_cold", cold_bench(args)

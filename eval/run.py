@@ -42,14 +42,22 @@ def run(
     index_dir: str | Path | None = None,
     corpus_dir: str | Path | None = None,
     reader_dir: str | Path | None = None,
+    rereader_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Answer every gold question and return the report (records and aggregates). ``reader_dir``: another
-    exported reader to evaluate instead of the shipped one (e.g. a candidate before it is shipped)."""
+    exported reader to evaluate instead of the shipped one (e.g. a candidate before it is shipped);
+    ``rereader_dir``: a reader to re-read what the first one is unsure of (``qa.pipeline.QuestionAnswerer``;
+    the first is then ``reader_dir`` or the shipped ``models/reader``)."""
     questions = load_gold(gold_path)
-    if reader_dir is None:
+    if reader_dir is None and rereader_dir is None:
         answerer = qa.get_answerer(index_dir=index_dir, corpus_dir=corpus_dir).load()
     else:
-        answerer = QuestionAnswerer(index_dir=index_dir, corpus_dir=corpus_dir, reader=ReaderModel(reader_dir)).load()
+        answerer = QuestionAnswerer(
+            index_dir=index_dir,
+            corpus_dir=corpus_dir,
+            reader=ReaderModel(reader_dir) if reader_dir is not None else ReaderModel(),
+            rereader=ReaderModel(rereader_dir) if rereader_dir is not None else None,
+        ).load()
     if questions:  # one untimed question first, so the first timing is not a cold one
         answerer.answer(questions[0].question, top_k=top_k, mode=mode)
     records = []
@@ -98,8 +106,14 @@ def run(
 
 
 def _best_span(answerer: QuestionAnswerer, question: str, chunks: Sequence[Chunk]) -> str | None:
-    candidates = answerer.reader.read(
-        question, [c.text for c in chunks], headers=[answerer.reading_header(c.doc_id) for c in chunks], n_best=1
+    # An abstention comes from the rereader when there is one: the first reader never abstains when it is
+    # clearly ahead, and otherwise hands over.
+    reader = answerer.rereader or answerer.reader
+    candidates = reader.read(
+        question,
+        [c.text for c in chunks],
+        headers=[answerer.reading_header(c.doc_id, reader=reader) for c in chunks],
+        n_best=1,
     )
     return candidates[0].text if candidates else None
 
@@ -235,6 +249,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", default=None, help="index folder (default: $QA_INDEX or ./index)")
     parser.add_argument("--corpus", default=None, help="corpus folder (default: $QA_CORPUS or ./corpus)")
     parser.add_argument("--reader", default=None, help="an exported reader folder (default: models/reader)")
+    parser.add_argument(
+        "--rereader",
+        default=None,
+        help="an exported reader folder that re-reads the questions the first reader is unsure of",
+    )
     args = parser.parse_args(argv)
     gold_paths = [Path(g) for g in args.gold] if args.gold else [p for p in DEFAULT_GOLD if p.exists()]
     out = Path(args.out)
@@ -248,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                 index_dir=args.index,
                 corpus_dir=args.corpus,
                 reader_dir=args.reader,
+                rereader_dir=args.rereader,
             )
         except expected_errors as error:
             print(f"error: {error}", file=sys.stderr)

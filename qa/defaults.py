@@ -11,6 +11,9 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_READER_DIR = PROJECT_ROOT / "models" / "reader"
+# A second reader that re-reads the windows of a question the first reader is unsure of (``qa.pipeline``);
+# used by default when this folder holds one.
+DEFAULT_REREADER_DIR = PROJECT_ROOT / "models" / "rereader"
 
 DEFAULT_TOP_K = 5  # passages retrieved and read per question
 DEFAULT_MODE = "hybrid"  # one of embeddings.retrieval.MODES

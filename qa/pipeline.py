@@ -22,6 +22,7 @@ from embeddings.retrieval import MODES, CorpusRetriever, ScoredChunk
 from qa.citations import cite, retrieved_passage
 from qa.defaults import (
     DEFAULT_MODE,
+    DEFAULT_REREADER_DIR,
     DEFAULT_TOP_K,
     STORES,
     default_corpus_dir,
@@ -33,7 +34,7 @@ from qa.errors import InvalidOptionError
 from qa.grouping import choose_answers, group_candidates
 from qa.questions import clean_question
 from qa.reader import Reader, ReaderModel
-from qa.reading import PlacedCandidate, read_windows
+from qa.reading import PlacedCandidate, clearly_ahead, read_windows
 from qa.types import Answer, RetrievedPassage
 from qa.windows import reading_windows
 
@@ -44,7 +45,13 @@ MILVUS_STAMP_SECONDS = 1.0
 
 class QuestionAnswerer:
     """Retrieval plus reader over one index. Light constructor; ``load()`` (or the first question) loads
-    the index, BM25 and the reader once; later questions reuse them."""
+    the index, BM25 and the reader once; later questions reuse them.
+
+    With a ``rereader``, the reader reads only the best-retrieved window first: when a candidate there is
+    clearly ahead (the reader's own stop margin), its reading stands; otherwise the rereader reads the
+    question's windows afresh and decides, with its own threshold, confidence and stop margin. The default
+    answerer (no ``reader`` given) uses ``models/rereader`` when that folder holds a reader.
+    """
 
     def __init__(
         self,
@@ -53,6 +60,7 @@ class QuestionAnswerer:
         corpus_dir: str | Path | None = None,
         encoder: Encoder | None = None,
         reader: Reader | None = None,
+        rereader: Reader | None = None,
         check_stale: bool = True,
         store: str | None = None,
         milvus_uri: str | None = None,
@@ -66,6 +74,9 @@ class QuestionAnswerer:
         self.corpus_dir = Path(corpus_dir) if corpus_dir is not None else default_corpus_dir()
         self.encoder: Encoder = encoder if encoder is not None else SentenceTransformerEncoder()
         self.reader: Reader = reader if reader is not None else ReaderModel()
+        if rereader is None and reader is None and (DEFAULT_REREADER_DIR / "calibration.json").exists():
+            rereader = ReaderModel(DEFAULT_REREADER_DIR)
+        self.rereader: Reader | None = rereader
         self.check_stale = check_stale
         self._loaded: tuple[CorpusIndex, CorpusRetriever] | None = None
         self._stamp: object = None  # the loaded index's manifest file (mtime, size), or Milvus build id
@@ -81,6 +92,8 @@ class QuestionAnswerer:
         index errors of ``embeddings.load_index`` and ``ReaderModelMissingError``."""
         self._ensure_loaded()
         self.reader.load()
+        if self.rereader is not None:
+            self.rereader.load()
         return self
 
     def _manifest_stamp(self) -> object:
@@ -191,7 +204,7 @@ class QuestionAnswerer:
         index, retriever = self._ensure_loaded()
         retrieved = self._retrieve(retriever, question, top_k=top_k, mode=mode)
         passages = tuple(retrieved_passage(r, index) for r in retrieved)
-        return self._answer(question, self._read(question, retrieved, index, with_previous=True), passages, index)
+        return self._answer(question, *self._read(question, retrieved, index, with_previous=True), passages, index)
 
     def answer_from_passages(self, question: str, chunks: Sequence[Chunk]) -> Answer:
         """Run only the reader (no retrieval) over the given chunks: the eval's isolated-reader mode."""
@@ -199,35 +212,47 @@ class QuestionAnswerer:
         self.load()
         retrieved = [ScoredChunk(c, 0.0, rank) for rank, c in enumerate(chunks)]
         index = self.index
-        return self._answer(question, self._read(question, retrieved, index, with_previous=False), (), index)
+        return self._answer(question, *self._read(question, retrieved, index, with_previous=False), (), index)
 
-    def reading_header(self, doc_id: str, index: CorpusIndex | None = None) -> str:
-        """The line the reader sees above a passage of ``doc_id``: its title and date when the shipped
-        reader was calibrated that way (news paragraphs say "last week" and "the deal" and leave the
-        subject and the date to the headline and dateline), else nothing."""
-        if not self.reader.calibration.passage_header:
+    def reading_header(self, doc_id: str, index: CorpusIndex | None = None, reader: Reader | None = None) -> str:
+        """The line ``reader`` (by default the first reader) sees above a passage of ``doc_id``: its title and
+        date when that reader was calibrated that way (news paragraphs say "last week" and "the deal" and
+        leave the subject and the date to the headline and dateline), else nothing."""
+        if not (reader or self.reader).calibration.passage_header:
             return ""
         return document_header((index if index is not None else self.index).documents[doc_id])
 
     def _read(
         self, question: str, retrieved: Sequence[ScoredChunk], index: CorpusIndex, *, with_previous: bool
-    ) -> list[PlacedCandidate]:
+    ) -> tuple[list[PlacedCandidate], Reader]:
+        """The candidates for ``question`` and the reader whose reading decides. Retrieved windows are read
+        best first until an answer is clearly ahead; the isolated-reader mode (the eval's) reads every
+        passage it is given. With a rereader, the first reader reads the best window (isolated: every
+        passage) and, unless it is clearly ahead there, the rereader reads them all as above."""
         windows = reading_windows(retrieved, index, with_previous=with_previous)
-        headers = [self.reading_header(w.doc_id, index) for w in windows]
-        # Retrieved windows are read best first until an answer is clearly ahead; the isolated-reader mode
-        # (the eval's) reads every passage it is given.
-        stop_margin = self.reader.calibration.stop_margin if with_previous else None
-        return read_windows(self.reader, question, windows, index.documents, headers, stop_margin=stop_margin)
+        reader = self.reader
+        if self.rereader is not None and windows:
+            first = [min(windows, key=lambda w: w.retrieval.rank)] if with_previous else windows
+            headers = [self.reading_header(w.doc_id, index, reader) for w in first]
+            placed = read_windows(reader, question, first, index.documents, headers)
+            stop_margin = reader.calibration.stop_margin
+            if stop_margin is not None and clearly_ahead(placed, stop_margin):
+                return placed, reader
+            reader = self.rereader
+        headers = [self.reading_header(w.doc_id, index, reader) for w in windows]
+        stop_margin = reader.calibration.stop_margin if with_previous else None
+        return read_windows(reader, question, windows, index.documents, headers, stop_margin=stop_margin), reader
 
     def _answer(
         self,
         question: str,
         candidates: list[PlacedCandidate],
+        reader: Reader,
         passages: tuple[RetrievedPassage, ...],
         index: CorpusIndex,
     ) -> Answer:
         groups = group_candidates(candidates)
-        chosen = choose_answers(groups, threshold=self.reader.calibration.threshold)
+        chosen = choose_answers(groups, threshold=reader.calibration.threshold)
         if not chosen:
             best = max((g.best.confidence for g in groups), default=0.0)
             return Answer(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -10,6 +11,7 @@ import qa
 from embeddings.index import build_index
 from qa.pipeline import QuestionAnswerer
 from qa.questions import question_dates
+from qa.reader import ReaderModel
 from qa.reading import date_bonus, whole_words
 from tests.fakes import FakeReader
 
@@ -244,6 +246,57 @@ def test_reading_goes_on_while_no_answer_is_clearly_ahead(small_index, fake_enco
     full, unsure = eager.answer(QUESTION), adaptive.answer(QUESTION)
     assert len(adaptive.reader.calls) == len(eager.reader.calls[0][1])  # every window read
     assert unsure.to_dict() == full.to_dict()
+
+
+def _cascade(small_index, fake_encoder, first_answers, second_answers, *, second_threshold=0.0):
+    corpus, index_dir = small_index
+    return QuestionAnswerer(
+        index_dir=index_dir,
+        corpus_dir=corpus,
+        encoder=fake_encoder,
+        reader=FakeReader(first_answers, stop_margin=8.0),
+        rereader=FakeReader(second_answers, threshold=second_threshold, stop_margin=8.0),
+    )
+
+
+def test_a_first_reader_clearly_ahead_on_the_best_window_answers_alone(small_index, fake_encoder):
+    answerer = _cascade(small_index, fake_encoder, {QUESTION: [("5,000", 9.0)]}, {QUESTION: [("75", 9.0)]})
+    result = answerer.answer(QUESTION)
+    assert result.text == "5,000"
+    assert len(answerer.reader.calls) == 1 and answerer.rereader.calls == []  # one window, no re-reading
+    assert answerer.answer_from_passages(QUESTION, answerer.index.chunks).text == "5,000"
+
+
+def test_an_unsure_first_reader_hands_the_question_to_the_rereader(small_index, fake_encoder):
+    # The first reader would answer (3 > its threshold 0) but is not clearly ahead (3 < 8): the rereader
+    # reads every window afresh and decides with its own threshold.
+    answerer = _cascade(small_index, fake_encoder, {QUESTION: [("5,000", 3.0)]}, {QUESTION: [("5,000", 3.0)]})
+    result = answerer.answer(QUESTION)
+    assert result.text == "5,000" and len(answerer.reader.calls) == 1
+    read_again = [passage for _, passages in answerer.rereader.calls for passage in passages]
+    assert answerer.reader.calls[0][1][0] in read_again and len(read_again) > 1
+    doubtful = _cascade(
+        small_index, fake_encoder, {QUESTION: [("5,000", 3.0)]}, {QUESTION: [("5,000", 3.0)]}, second_threshold=4.0
+    )
+    assert doubtful.answer(QUESTION).text is None  # the rereader's threshold, not the first reader's
+    assert doubtful.answer_from_passages(QUESTION, doubtful.index.chunks).text is None
+
+
+def test_the_default_answerer_rereads_with_models_rereader_only_when_it_holds_a_reader(
+    small_index, fake_encoder, tmp_path, monkeypatch
+):
+    import qa.pipeline
+
+    corpus, index_dir = small_index
+    monkeypatch.setattr(qa.pipeline, "DEFAULT_REREADER_DIR", tmp_path / "rereader")
+    assert QuestionAnswerer(index_dir=index_dir, corpus_dir=corpus, encoder=fake_encoder).rereader is None
+    (tmp_path / "rereader").mkdir()
+    calibration = {"threshold": 1.0, "slope": 1.0, "intercept": 0.0, "backend": "onnx-int8"}
+    (tmp_path / "rereader" / "calibration.json").write_text(json.dumps(calibration), encoding="utf-8")
+    default = QuestionAnswerer(index_dir=index_dir, corpus_dir=corpus, encoder=fake_encoder)
+    assert isinstance(default.rereader, ReaderModel) and default.rereader.model_dir == tmp_path / "rereader"
+    given = QuestionAnswerer(index_dir=index_dir, corpus_dir=corpus, encoder=fake_encoder, reader=FakeReader())
+    assert given.rereader is None  # a reader given by the caller is read alone unless a rereader is given too
 
 
 NEW_ARTICLE = """Turkish drivers freed in Mosul
