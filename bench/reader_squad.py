@@ -7,8 +7,9 @@ on the backend the model ships with (``calibration.json``); a subset compares fp
 Passages are read under their article's title line when the reader was calibrated that way (as the
 pipeline reads corpus passages under their dateline); ``--passage-header none`` gives the standard
 context-only protocol.
-Run: ``python bench/reader_squad.py [--limit N] [--int8-subset 2000] [--passage-header auto|none|title]``;
-reads ../shared.
+With ``--rereader DIR`` both SQuAD sets are scored as the pipeline decides with a rereader.
+Run: ``python bench/reader_squad.py [--limit N] [--rereader DIR] [--int8-subset 2000]
+[--passage-header auto|none|title]``; reads ../shared.
 """
 
 from __future__ import annotations
@@ -60,18 +61,41 @@ def oracle_threshold(sweep: list[tuple[float, float, float]], n: int) -> dict:
     return {"oracle_F1": round(100 * best / n, 2), "oracle_threshold": round(best_threshold - 1e-6, 4)}
 
 
-def score(reader: ReaderModel, rows: list[dict], *, abstain: bool, header: bool = False) -> dict:
-    threshold = reader.calibration.threshold
-    totals = {"em": 0.0, "f1": 0.0, "has_em": 0.0, "has_f1": 0.0, "has": 0, "no_right": 0, "no": 0}
-    began = time.perf_counter()
-    all_candidates = []
+def best_spans(reader: ReaderModel, rows: list[dict], header: bool) -> list[list]:
+    """Each row's best span (or none) as ``reader`` reads its paragraph."""
+    spans = []
     for offset in range(0, len(rows), 64):
         chunk = rows[offset : offset + 64]
-        all_candidates += reader.read_many(
+        spans += reader.read_many(
             [(r["question"], [r["context"]], [r["title"] if header else ""]) for r in chunk], n_best=1
         )
+    return spans
+
+
+def score(
+    reader: ReaderModel,
+    rows: list[dict],
+    *,
+    abstain: bool,
+    header: bool = False,
+    rereader: ReaderModel | None = None,
+) -> dict:
+    """EM/F1 (and with ``abstain`` the SQuAD 2.0 split). With ``rereader``, as the pipeline decides: a
+    question whose best span from ``reader`` is not clearly ahead (below its stop margin) is read again by
+    ``rereader``, whose span and threshold decide."""
+    totals = {"em": 0.0, "f1": 0.0, "has_em": 0.0, "has_f1": 0.0, "has": 0, "no_right": 0, "no": 0}
+    began = time.perf_counter()
+    all_candidates = best_spans(reader, rows, header)
+    thresholds = [reader.calibration.threshold] * len(rows)
+    reread = 0
+    if rereader is not None:
+        gate = reader.calibration.stop_margin
+        unsure = [i for i, c in enumerate(all_candidates) if gate is None or not c or c[0].margin < gate]
+        for i, candidates in zip(unsure, best_spans(rereader, [rows[i] for i in unsure], header), strict=True):
+            all_candidates[i], thresholds[i] = candidates, rereader.calibration.threshold
+        reread = len(unsure)
     sweep = []  # (margin, F1 if answered, F1 if abstained) per question, for the oracle-threshold diagnostic
-    for row, candidates in zip(rows, all_candidates, strict=True):
+    for row, candidates, threshold in zip(rows, all_candidates, thresholds, strict=True):
         prediction = candidates[0].text if candidates else None
         margin = candidates[0].margin if candidates else float("-inf")
         sweep.append((margin, f1_score(prediction, row["answers"]), f1_score(None, row["answers"])))
@@ -94,6 +118,8 @@ def score(reader: ReaderModel, rows: list[dict], *, abstain: bool, header: bool 
         "F1": round(100 * totals["f1"] / n, 2),
         "seconds": round(time.perf_counter() - began, 1),
     }
+    if rereader is not None:
+        result["reread_share"] = round(reread / n, 4)
     if abstain:
         result.update(
             {
@@ -102,7 +128,8 @@ def score(reader: ReaderModel, rows: list[dict], *, abstain: bool, header: bool 
                 "NoAns_accuracy": round(100 * totals["no_right"] / max(totals["no"], 1), 2),
                 "HasAns_count": totals["has"],
                 "NoAns_count": totals["no"],
-                "threshold": threshold,
+                "threshold": reader.calibration.threshold,
+                **({"rereader_threshold": rereader.calibration.threshold} if rereader is not None else {}),
                 **oracle_threshold(sweep, n),
             }
         )
@@ -130,6 +157,12 @@ def main() -> None:
     parser.add_argument("--squad1", default="../shared/data/squad/dev-v1.1.json")
     parser.add_argument("--squad2", default="../shared/data/squad/dev-v2.0.json")
     parser.add_argument("--model", default=None, help="reader folder (default models/reader)")
+    parser.add_argument(
+        "--rereader",
+        default=None,
+        help="a second reader folder: SQuAD scores as the pipeline decides with it (re-reads what --model is "
+        "unsure of)",
+    )
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--int8-subset", type=int, default=2000, help="SQuAD 1.1 questions to compare fp32 vs int8 on")
     parser.add_argument("--threads", type=int, default=2)
@@ -157,12 +190,14 @@ def main() -> None:
     contexts = sorted(
         {r["context"] for r in load_questions(Path(args.squad1), None) if 130 <= len(r["context"].split()) <= 170}
     )
+    rereader = ReaderModel(args.rereader, threads=args.threads) if args.rereader else None
     header = shipped.calibration.passage_header if args.passage_header == "auto" else args.passage_header == "title"
     results = {
         "model": str(fp32.model_dir),
         "threads": args.threads,
         "passage_header": "title" if header else "none",
         "shipped_backend": shipped.backend,
+        "rereader": str(rereader.model_dir) if rereader is not None else None,
         "int8_backend": args.int8_backend,
     }
     if "latency" in parts:
@@ -170,10 +205,10 @@ def main() -> None:
         results["latency_int8"] = [latency(int8, contexts, passages=n) for n in (1, 5)]
         print(json.dumps(results, indent=1), flush=True)
     if "squad1" in parts:
-        results["squad1_dev"] = score(shipped, squad1, abstain=False, header=header)
+        results["squad1_dev"] = score(shipped, squad1, abstain=False, header=header, rereader=rereader)
         print("squad1", results["squad1_dev"], flush=True)
     if "squad2" in parts:
-        results["squad2_dev"] = score(shipped, squad2, abstain=True, header=header)
+        results["squad2_dev"] = score(shipped, squad2, abstain=True, header=header, rereader=rereader)
         print("squad2", results["squad2_dev"], flush=True)
     if "int8" in parts:
         subset = squad1[:: max(1, len(squad1) // args.int8_subset)][: args.int8_subset]

@@ -215,7 +215,8 @@ class ReaderModel:
         if missing:
             raise ReaderModelMissingError(
                 f"The reader model is missing from {self.model_dir} ({', '.join(missing)}). "
-                "Restore models/reader/ from the repository (git checkout -- models/reader) or retrain it: "
+                "Restore the shipped readers from the repository (git checkout -- models/reader models/rereader) "
+                "or retrain: "
                 "python -m training.train_reader, then python -m training.export_reader"
             )
 

@@ -7,8 +7,14 @@ a paragraph, indexed as ``qa index`` does; a seeded sample of their questions is
 pipeline with every window read, keeping each window's candidates. For each candidate stop margin, the
 same questions are answered again from the windows the stopping rule would have read
 (``qa.reading.clearly_ahead``, best retrieved first). The margin kept is the smallest for which the
-answers differ from reading everything on at most ``--max-changed`` of the questions and F1 drops by at
-most ``--max-f1-drop`` points. Written into ``calibration.json`` with what was measured.
+answers differ from reading everything on at most ``--max-changed`` of the questions, are worse (lower F1)
+on at most ``--max-worse`` of them, and F1 drops by at most ``--max-f1-drop`` points. Written into
+``calibration.json`` with what was measured.
+
+A first reader's margin is also the gate past which its answer stands without a second reading (``qa.pipeline``
+with a rereader), so it keeps the strict rule on changed answers (the default). A rereader's margin only
+decides whether it reads on, so for it a changed answer that is no worse costs nothing:
+``--max-changed 1 --max-worse 0.01``.
 Run: ``python -m training.calibrate_stop [--questions 800] [--write]``; reads ../shared.
 """
 
@@ -18,6 +24,7 @@ import argparse
 import json
 import random
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
@@ -66,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=int, default=800)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--max-changed", type=float, default=0.01, help="share of answers allowed to change")
+    parser.add_argument("--max-worse", type=float, default=1.0, help="share of answers allowed to get worse (lower F1)")
     parser.add_argument("--max-f1-drop", type=float, default=0.25, help="F1 points allowed to be lost")
     parser.add_argument("--work", default=None, help="folder for the corpus and index (default: a temporary one)")
     parser.add_argument("--report", default="bench/results/stop_margin.json", help="where the sweep is written")
@@ -131,17 +139,26 @@ def main(argv: list[str] | None = None) -> int:
             )
     full_windows = statistics.fmean(len(read) for _, read in per_question)
     chosen = next(
-        (row for row in sweep if row["changed"] <= args.max_changed and row["f1_drop"] <= args.max_f1_drop), None
+        (
+            row
+            for row in sweep
+            if row["changed"] <= args.max_changed
+            and row["worse"] <= args.max_worse
+            and row["f1_drop"] <= args.max_f1_drop
+        ),
+        None,
     )
     report = {
         "questions": len(per_question),
         "full_read": {"F1": round(100 * full_f1, 2), "windows_read_mean": round(full_windows, 2)},
         "chosen": chosen,
-        "rule": f"smallest margin with changed <= {args.max_changed} and F1 drop <= {args.max_f1_drop}",
+        "rule": f"smallest margin with changed <= {args.max_changed}, worse <= {args.max_worse} "
+        f"and F1 drop <= {args.max_f1_drop}",
         "sweep": sweep,
     }
     print(json.dumps(report, indent=1))
-    Path(args.report).write_text(json.dumps(report | {"command": "python -m training.calibrate_stop"}, indent=1) + "\n")
+    command = " ".join(["python -m training.calibrate_stop", *(sys.argv[1:] if argv is None else argv)])
+    Path(args.report).write_text(json.dumps(report | {"command": command}, indent=1) + "\n")
     if args.write and chosen is not None:
         path = reader_dir / "calibration.json"
         calibration = json.loads(path.read_text(encoding="utf-8"))
@@ -149,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         calibration["stop_margin_fitted_on"] = (
             f"{len(per_question)} questions of an open corpus of the held-out SQuAD 1.1 train articles and "
             f"SQuADShifts new_wiki (training/calibrate_stop.py): answers changed on {chosen['changed']:.1%} of "
-            f"questions, F1 change {-chosen['f1_drop']:+.2f} points, {chosen['windows_read_mean']} windows read "
+            f"questions and got worse on {chosen['worse']:.1%}, F1 change {-chosen['f1_drop']:+.2f} points, "
+            f"{chosen['windows_read_mean']} windows read "
             f"instead of {full_windows:.2f}"
         )
         path.write_text(json.dumps(calibration, indent=1) + "\n", encoding="utf-8")
