@@ -135,7 +135,7 @@ def real_index(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def real_answerer(real_index):
-    """A QuestionAnswerer over the real index with the shipped reader, loaded once."""
+    """A QuestionAnswerer over the real index with the shipped reader and rereader, loaded once."""
     from qa.pipeline import QuestionAnswerer
 
     return QuestionAnswerer(index_dir=real_index, corpus_dir=CORPUS_DIR).load()

@@ -297,6 +297,9 @@ def test_the_default_answerer_rereads_with_models_rereader_only_when_it_holds_a_
     assert isinstance(default.rereader, ReaderModel) and default.rereader.model_dir == tmp_path / "rereader"
     given = QuestionAnswerer(index_dir=index_dir, corpus_dir=corpus, encoder=fake_encoder, reader=FakeReader())
     assert given.rereader is None  # a reader given by the caller is read alone unless a rereader is given too
+    # A rereader folder without its graph is a clear error at load, naming the folder, not a silent fallback.
+    with pytest.raises(qa.ReaderModelMissingError, match="rereader"):
+        default.rereader.load()
 
 
 NEW_ARTICLE = """Turkish drivers freed in Mosul
