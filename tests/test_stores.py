@@ -106,7 +106,7 @@ def test_a_rebuild_reuses_vectors_and_replaces_the_build_whole(tmp_path):
 
 @pytest.mark.slow
 def test_answers_over_the_five_articles_are_the_same_on_both_stores(real_answerer, tmp_path):
-    """The real encoder and reader over Milvus Lite answer every gold question as over the FAISS folder."""
+    """The real encoder and readers over Milvus Lite answer every gold question as over the FAISS folder."""
     from embeddings.encoder import SentenceTransformerEncoder
     from eval.gold import load_gold
     from qa.pipeline import QuestionAnswerer
@@ -120,6 +120,7 @@ def test_answers_over_the_five_articles_are_the_same_on_both_stores(real_answere
         milvus_uri=uri,
         encoder=real_answerer.encoder,
         reader=real_answerer.reader,
+        rereader=real_answerer.rereader,
     ).load()
     questions = [gold.question for gold in load_gold(PROJECT_ROOT / "eval" / "gold.jsonl")][::3]
     for question in questions:
