@@ -82,7 +82,8 @@ def score(
 ) -> dict:
     """EM/F1 (and with ``abstain`` the SQuAD 2.0 split). With ``rereader``, as the pipeline decides: a
     question whose best span from ``reader`` is not clearly ahead (below its stop margin) is read again by
-    ``rereader``, whose span and threshold decide."""
+    ``rereader``, whose span and threshold decide. (The pipeline's answer-type check and date bonus are not
+    applied here, on either reader: a paragraph has no date, and the benchmark scores the readers.)"""
     totals = {"em": 0.0, "f1": 0.0, "has_em": 0.0, "has_f1": 0.0, "has": 0, "no_right": 0, "no": 0}
     began = time.perf_counter()
     all_candidates = best_spans(reader, rows, header)
