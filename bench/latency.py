@@ -9,10 +9,10 @@ way in the same run; ``pipeline / bare`` is what everything around the model cos
 ``--squad-open``: the same over every SQuAD 1.1 dev paragraph as a corpus (one file per paragraph, index
 cached in ``bench/.cache``), with ``--questions`` seeded questions, scored EM/F1 against their answers.
 
-``--compare-reader DIR``: the shipped reader's pipeline against one with reader DIR, interleaved question by
-question in one process (issue 12's rule: a new reader may not raise the warm p50). With
-``--compare-rereader DIR`` the candidate pipeline is ``--compare-reader`` (default: the shipped reader) with
-reader DIR re-reading the questions it is unsure of.
+``--compare-reader DIR``: the shipped pipeline (with ``models/rereader`` when that holds a reader) against
+one with reader DIR alone, interleaved question by question in one process (issue 12's rule: a new reader
+may not raise the warm p50). With ``--compare-rereader DIR`` the candidate pipeline is ``--compare-reader``
+(default: the shipped reader) with reader DIR re-reading the questions it is unsure of.
 
 ``--cold``: ``qa ask QUESTION`` in a new process, ``--cold-runs`` times, without and then with a running
 ``qa serve`` (which ``qa ask`` answers through when it is up).
@@ -123,7 +123,8 @@ def warm_run(answerer: Any, questions: list[str], rounds: int, score: Callable[[
             pipeline.append(time.perf_counter() - began)
             if sessions:
                 bare.append(replay(recorded[i]))
-    reader_calls = [sum(1 for s, _, _ in calls if s is sessions[-1]) for calls in recorded] if sessions else []
+    readers = reader_sessions(answerer)  # both readers' forwards count (the rereader's too)
+    reader_calls = [sum(1 for s, _, _ in calls if any(s is r for r in readers)) for calls in recorded]
     result: dict[str, Any] = {"questions": len(questions), "rounds": rounds, "pipeline": summary(pipeline)}
     if bare:
         result["bare_forwards"] = summary(bare)

@@ -79,6 +79,7 @@ def score(
     abstain: bool,
     header: bool = False,
     rereader: ReaderModel | None = None,
+    rereader_header: bool = False,
 ) -> dict:
     """EM/F1 (and with ``abstain`` the SQuAD 2.0 split). With ``rereader``, as the pipeline decides: a
     question whose best span from ``reader`` is not clearly ahead (below its stop margin) is read again by
@@ -92,7 +93,8 @@ def score(
     if rereader is not None:
         gate = reader.calibration.stop_margin
         unsure = [i for i, c in enumerate(all_candidates) if gate is None or not c or c[0].margin < gate]
-        for i, candidates in zip(unsure, best_spans(rereader, [rows[i] for i in unsure], header), strict=True):
+        again = best_spans(rereader, [rows[i] for i in unsure], rereader_header)
+        for i, candidates in zip(unsure, again, strict=True):
             all_candidates[i], thresholds[i] = candidates, rereader.calibration.threshold
         reread = len(unsure)
     sweep = []  # (margin, F1 if answered, F1 if abstained) per question, for the oracle-threshold diagnostic
@@ -131,7 +133,8 @@ def score(
                 "NoAns_count": totals["no"],
                 "threshold": reader.calibration.threshold,
                 **({"rereader_threshold": rereader.calibration.threshold} if rereader is not None else {}),
-                **oracle_threshold(sweep, n),
+                # One threshold over two readers' margins would mean nothing: the oracle only for one reader.
+                **(oracle_threshold(sweep, n) if rereader is None else {}),
             }
         )
     return result
@@ -193,6 +196,8 @@ def main() -> None:
     )
     rereader = ReaderModel(args.rereader, threads=args.threads) if args.rereader else None
     header = shipped.calibration.passage_header if args.passage_header == "auto" else args.passage_header == "title"
+    # Each reader reads as it was calibrated (as the pipeline does), unless a header mode is forced.
+    reheader = rereader.calibration.passage_header if rereader and args.passage_header == "auto" else header
     results = {
         "model": str(fp32.model_dir),
         "threads": args.threads,
@@ -206,10 +211,14 @@ def main() -> None:
         results["latency_int8"] = [latency(int8, contexts, passages=n) for n in (1, 5)]
         print(json.dumps(results, indent=1), flush=True)
     if "squad1" in parts:
-        results["squad1_dev"] = score(shipped, squad1, abstain=False, header=header, rereader=rereader)
+        results["squad1_dev"] = score(
+            shipped, squad1, abstain=False, header=header, rereader=rereader, rereader_header=reheader
+        )
         print("squad1", results["squad1_dev"], flush=True)
     if "squad2" in parts:
-        results["squad2_dev"] = score(shipped, squad2, abstain=True, header=header, rereader=rereader)
+        results["squad2_dev"] = score(
+            shipped, squad2, abstain=True, header=header, rereader=rereader, rereader_header=reheader
+        )
         print("squad2", results["squad2_dev"], flush=True)
     if "int8" in parts:
         subset = squad1[:: max(1, len(squad1) // args.int8_subset)][: args.int8_subset]

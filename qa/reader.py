@@ -230,7 +230,7 @@ class ReaderModel:
         if vocabulary != model.config.vocab_size:
             raise ReaderModelMismatchError(
                 f"The reader tokenizer in {self.model_dir} has {vocabulary} tokens but the model expects "
-                f"{model.config.vocab_size}: the files do not belong together. Restore models/reader/ from git."
+                f"{model.config.vocab_size}: the files do not belong together. Restore {self.model_dir} from git."
             )
         return tokenizer, model
 

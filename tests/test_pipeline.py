@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -298,7 +299,7 @@ def test_the_default_answerer_rereads_with_models_rereader_only_when_it_holds_a_
     given = QuestionAnswerer(index_dir=index_dir, corpus_dir=corpus, encoder=fake_encoder, reader=FakeReader())
     assert given.rereader is None  # a reader given by the caller is read alone unless a rereader is given too
     # A rereader folder without its graph is a clear error at load, naming the folder, not a silent fallback.
-    with pytest.raises(qa.ReaderModelMissingError, match="rereader"):
+    with pytest.raises(qa.ReaderModelMissingError, match=re.escape(str(tmp_path / "rereader"))):
         default.rereader.load()
 
 

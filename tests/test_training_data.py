@@ -340,3 +340,27 @@ def test_threshold_weights_answerable_and_unanswerable_questions_equally():
     # Counted question by question, abstaining on everything would win (18 of 20); weighted equally, answering
     # above 0 keeps both right answers and 13 of 18 abstentions: (1 + 13/18) / 2.
     assert threshold == 0.0 and score == pytest.approx((1 + 13 / 18) / 2)
+
+
+def test_stop_margin_rules_bound_changed_or_worse_answers():
+    from training.calibrate_stop import choose_stop_margin
+
+    sweep = [
+        {"stop_margin": 5.0, "changed": 0.04, "worse": 0.02, "f1_drop": 0.1},
+        {"stop_margin": 5.5, "changed": 0.035, "worse": 0.01, "f1_drop": -0.2},
+        {"stop_margin": 7.0, "changed": 0.01, "worse": 0.0, "f1_drop": 0.3},
+        {"stop_margin": 7.5, "changed": 0.006, "worse": 0.0, "f1_drop": 0.1},
+    ]
+    strict = choose_stop_margin(sweep, max_changed=0.01, max_worse=1.0, max_f1_drop=0.25)
+    assert strict is not None and strict["stop_margin"] == 7.5  # 7.0 changes few answers but loses F1
+    worse = choose_stop_margin(sweep, max_changed=1.0, max_worse=0.01, max_f1_drop=0.25)
+    assert worse is not None and worse["stop_margin"] == 5.5
+    assert choose_stop_margin(sweep, max_changed=0.0, max_worse=0.0, max_f1_drop=0.0) is None
+
+
+def test_each_reader_folder_gets_its_own_stop_margin_report(tmp_path):
+    from qa.defaults import DEFAULT_READER_DIR
+    from training.calibrate_stop import default_report
+
+    assert default_report(DEFAULT_READER_DIR).name == "stop_margin.json"
+    assert default_report(tmp_path / "rereader").name == "stop_margin_rereader.json"

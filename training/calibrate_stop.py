@@ -67,6 +67,26 @@ def answer_text(candidates: list[PlacedCandidate], threshold: float) -> str | No
     return chosen[0].best.candidate.text.strip() if chosen else None
 
 
+def choose_stop_margin(sweep: list[dict], *, max_changed: float, max_worse: float, max_f1_drop: float) -> dict | None:
+    """The first row of the sweep (smallest margin) within every bound, or None when none is."""
+    return next(
+        (
+            row
+            for row in sweep
+            if row["changed"] <= max_changed and row["worse"] <= max_worse and row["f1_drop"] <= max_f1_drop
+        ),
+        None,
+    )
+
+
+def default_report(reader_dir: Path) -> Path:
+    """Where a reader's sweep goes unless ``--report`` says: one file per reader folder, so calibrating the
+    rereader never overwrites the shipped reader's report."""
+    if reader_dir.resolve() == DEFAULT_READER_DIR.resolve():
+        return Path("bench/results/stop_margin.json")
+    return Path(f"bench/results/stop_margin_{reader_dir.resolve().name}.json")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reader", default=str(DEFAULT_READER_DIR))
@@ -76,7 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-worse", type=float, default=1.0, help="share of answers allowed to get worse (lower F1)")
     parser.add_argument("--max-f1-drop", type=float, default=0.25, help="F1 points allowed to be lost")
     parser.add_argument("--work", default=None, help="folder for the corpus and index (default: a temporary one)")
-    parser.add_argument("--report", default="bench/results/stop_margin.json", help="where the sweep is written")
+    parser.add_argument(
+        "--report",
+        default=None,
+        help="where the sweep is written (default bench/results/stop_margin.json for models/reader, "
+        "bench/results/stop_margin_<folder>.json for another reader)",
+    )
     parser.add_argument("--write", action="store_true", help="write stop_margin into the reader's calibration.json")
     args = parser.parse_args(argv)
     reader_dir = Path(args.reader)
@@ -138,15 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
     full_windows = statistics.fmean(len(read) for _, read in per_question)
-    chosen = next(
-        (
-            row
-            for row in sweep
-            if row["changed"] <= args.max_changed
-            and row["worse"] <= args.max_worse
-            and row["f1_drop"] <= args.max_f1_drop
-        ),
-        None,
+    chosen = choose_stop_margin(
+        sweep, max_changed=args.max_changed, max_worse=args.max_worse, max_f1_drop=args.max_f1_drop
     )
     report = {
         "questions": len(per_question),
@@ -158,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(report, indent=1))
     command = " ".join(["python -m training.calibrate_stop", *(sys.argv[1:] if argv is None else argv)])
-    Path(args.report).write_text(json.dumps(report | {"command": command}, indent=1) + "\n")
+    report_path = Path(args.report) if args.report else default_report(reader_dir)
+    report_path.write_text(json.dumps(report | {"command": command}, indent=1) + "\n")
     if args.write and chosen is not None:
         path = reader_dir / "calibration.json"
         calibration = json.loads(path.read_text(encoding="utf-8"))
