@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import json
 import math
 import os
@@ -100,10 +101,10 @@ def _load_model(model_dir: str, backend: str, threads: int):
         raise ValueError(f"unknown reader backend {backend!r}; use one of {', '.join(BACKENDS)}")
     os.environ["HF_HUB_OFFLINE"] = "1"
     import torch
-    from transformers import BertForQuestionAnswering
+    from transformers import AutoModelForQuestionAnswering
 
     torch.set_num_threads(threads)
-    model = BertForQuestionAnswering.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
+    model = AutoModelForQuestionAnswering.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
     model.eval()
     if backend == "int8":
         # Only the feed-forward layers (two thirds of the weights) are quantised: attention projections
@@ -129,15 +130,15 @@ class _OnnxReader:
         self.session = onnx_session(path, threads)
         config = json.loads((path.parent / "config.json").read_text(encoding="utf-8"))
         self.config = SimpleNamespace(vocab_size=int(config["vocab_size"]))
+        # A BERT graph takes segment ids; an MPNet one has no such input.
+        self.token_types = any(i.name == "token_type_ids" for i in self.session.get_inputs())
 
     def run_window(self, input_ids: Sequence[int], token_type_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Start and end logits of one window."""
         ids = np.asarray([input_ids], dtype=np.int64)
-        feeds = {
-            "input_ids": ids,
-            "token_type_ids": np.asarray([token_type_ids], dtype=np.int64),
-            "attention_mask": np.ones_like(ids),
-        }
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        if self.token_types:
+            feeds["token_type_ids"] = np.asarray([token_type_ids], dtype=np.int64)
         (start,), (end,) = self.session.run(["start_logits", "end_logits"], feeds)
         return start, end
 
@@ -324,11 +325,14 @@ class ReaderModel:
 
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
         logits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        pad = getattr(model.config, "pad_token_id", None) or 0  # masked anyway; MPNet's positions skip it
+        # BERT names segment ids; MPNet has none (its **kwargs would take them and pass them on).
+        segments = "token_type_ids" in inspect.signature(getattr(model, "forward", model)).parameters
         with torch.inference_mode():
             for offset in range(0, len(order), self.batch_size):
                 batch = order[offset : offset + self.batch_size]
                 width = max(len(windows[i].ids) for i in batch)
-                ids = torch.zeros((len(batch), width), dtype=torch.long)  # [PAD] is id 0, masked anyway
+                ids = torch.full((len(batch), width), pad, dtype=torch.long)
                 types = torch.zeros((len(batch), width), dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)
                 for row, i in enumerate(batch):
@@ -336,7 +340,10 @@ class ReaderModel:
                     ids[row, :n] = torch.tensor(windows[i].ids)
                     types[row, :n] = torch.tensor(windows[i].type_ids)
                     mask[row, :n] = 1
-                output = model(input_ids=ids, token_type_ids=types, attention_mask=mask)
+                inputs = {"input_ids": ids, "attention_mask": mask}
+                if segments:
+                    inputs["token_type_ids"] = types
+                output = model(**inputs)
                 starts, ends = output.start_logits.float().numpy(), output.end_logits.float().numpy()
                 for row, i in enumerate(batch):
                     n = len(windows[i].ids)

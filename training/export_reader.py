@@ -11,6 +11,7 @@ Run: ``python -m training.export_reader --checkpoint checkpoints/reader --output
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import random
@@ -41,15 +42,19 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 def export_weights(checkpoint: Path, output: Path) -> None:
     """Write config, tokenizer files and fp16 weights of ``checkpoint`` into ``output``."""
     import torch
-    from transformers import AutoTokenizer, BertForQuestionAnswering
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    model = BertForQuestionAnswering.from_pretrained(checkpoint, dtype=torch.float32)
+    model = AutoModelForQuestionAnswering.from_pretrained(checkpoint, dtype=torch.float32)
     model = model.half()
     output.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output, safe_serialization=True)
-    # The reader was trained with the packaged encoder's tokenizer: ship those files byte for byte.
-    for name in TOKENIZER_FILES:
-        shutil.copyfile(packaged_minilm_dir() / name, output / name)
+    if model.config.model_type == "bert":
+        # A MiniLM reader was trained with the packaged encoder's tokenizer: ship those files byte for byte.
+        for name in TOKENIZER_FILES:
+            shutil.copyfile(packaged_minilm_dir() / name, output / name)
+    else:
+        # Another base (``train_reader --base``): its run saved its tokenizer beside the weights.
+        AutoTokenizer.from_pretrained(checkpoint).save_pretrained(output)
     tokenizer = AutoTokenizer.from_pretrained(output)
     if len(tokenizer) != model.config.vocab_size:
         raise SystemExit(f"tokenizer has {len(tokenizer)} tokens, model expects {model.config.vocab_size}")
@@ -63,27 +68,29 @@ def export_onnx_int8(output: Path, fp32_layers: tuple[int, ...] = FP32_LAYERS) -
     quantised at run time; ``fp32_layers`` and the span head stay fp32). Needs the ``train`` extra (``onnx``)."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from transformers import BertForQuestionAnswering
+    from transformers import AutoModelForQuestionAnswering
 
     from qa.reader import ONNX_INT8_FILE
 
-    model = BertForQuestionAnswering.from_pretrained(output, dtype=torch.float32).eval()
+    model = AutoModelForQuestionAnswering.from_pretrained(output, dtype=torch.float32).eval()
+    segments = "token_type_ids" in inspect.signature(model.forward).parameters  # BERT yes, MPNet no
 
     class Logits(torch.nn.Module):
         def __init__(self, inner):
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids, token_type_ids, attention_mask):
-            out = self.inner(input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask)
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            extra = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, **extra)
             return out.start_logits, out.end_logits
 
-    names = ["input_ids", "token_type_ids", "attention_mask"]
+    names = ["input_ids", "attention_mask", *(["token_type_ids"] if segments else [])]
     example = torch.ones((1, 32), dtype=torch.long)
     fp32_path = output / "model_fp32.onnx"
     torch.onnx.export(
         Logits(model),
-        (example, torch.zeros_like(example), example),
+        (example, example, *([torch.zeros_like(example)] if segments else [])),
         str(fp32_path),
         input_names=names,
         output_names=["start_logits", "end_logits"],

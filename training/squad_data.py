@@ -398,7 +398,9 @@ def tokenize_for_training(
                     while end_token >= first and offsets[end_token][0] >= char_end:
                         end_token -= 1
             input_ids.append(np.asarray(encoded["input_ids"][feature], dtype=np.int32))
-            token_types.append(np.asarray(encoded["token_type_ids"][feature], dtype=np.int8))
+            # MPNet-style tokenizers give no segment ids; a zero row keeps Windows one shape for every base.
+            types = encoded["token_type_ids"][feature] if "token_type_ids" in encoded else [0] * len(offsets)
+            token_types.append(np.asarray(types, dtype=np.int8))
             starts.append(start_token)
             ends.append(end_token)
     return Windows(input_ids, token_types, np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64))

