@@ -5,6 +5,7 @@ all-mpnet-base-v2, which is not shipped."""
 from __future__ import annotations
 
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -65,3 +66,63 @@ def test_an_mpnet_reader_exports_without_segment_input_and_reads_on_both_backend
         assert candidates, backend
         for candidate in candidates:  # spans are in the passage, never in the header line
             assert PASSAGE[candidate.start : candidate.end] == candidate.text
+
+
+def _shifted_template(student_tokenizer):
+    """An MPNet-style template by hand: ids are the student's plus 4, ``<s> q </s></s> c </s>``."""
+    from training.distill import TeacherTemplate
+
+    return TeacherTemplate(np.arange(len(student_tokenizer)) + 4, (0,), (2, 2), (2,), 1, 1, 1, 1)
+
+
+def test_teacher_windows_hold_the_students_tokens_in_the_teachers_template():
+    from training.distill import teacher_batch
+
+    tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_dir())
+    example = QAExample("q", "Where did Tesla move?", PASSAGE, ("Paris",), PASSAGE.index("Paris"), "pos")
+    windows = tokenize_for_training([example, example], tokenizer, max_length=32, stride=8)
+    inputs, positions = teacher_batch(windows, np.array([0, 1]), _shifted_template(tokenizer))
+    for row in range(2):
+        student = windows.input_ids[row].astype(np.int64)
+        teacher = inputs["input_ids"][row][inputs["attention_mask"][row].bool()].numpy()
+        assert len(teacher) == len(student) + 1  # MPNet's template has one more separator
+        assert teacher[0] == 0 and teacher[-1] == 2
+        mapped = teacher[positions[row, : len(student)].numpy()]
+        special = np.isin(student, [tokenizer.cls_token_id, tokenizer.sep_token_id])
+        # Every question and passage token sits where the position map says, as its teacher id.
+        assert (mapped[~special] == student[~special] + 4).all()
+        assert mapped[0] == 0  # [CLS], the no-answer target, is the teacher's <s>
+
+
+def test_the_identity_template_maps_each_position_to_itself():
+    from training.distill import teacher_batch, teacher_template
+
+    tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_dir())
+    template = teacher_template(tokenizer, tokenizer)
+    example = QAExample("q", "Where did Tesla move?", PASSAGE, ("Paris",), PASSAGE.index("Paris"), "pos")
+    windows = tokenize_for_training([example], tokenizer, max_length=64, stride=16)
+    inputs, positions = teacher_batch(windows, np.array([0]), template)
+    assert (inputs["input_ids"][0].numpy() == windows.input_ids[0]).all()
+    assert (positions[0].numpy() == np.arange(len(windows.input_ids[0]))).all()
+
+
+def test_a_teacher_with_another_vocabulary_is_refused():
+    from training.distill import teacher_template
+
+    student = AutoTokenizer.from_pretrained(packaged_minilm_dir())
+    other = SimpleNamespace(get_vocab=lambda: {"[UNK]": 0, "the": 1}, unk_token_id=0)
+    with pytest.raises(ValueError, match="vocabulary"):
+        teacher_template(student, other)
+
+
+def test_distillation_loss_is_zero_on_agreement_and_ignores_masked_positions():
+    from training.distill import distillation_loss
+
+    torch.manual_seed(0)
+    teacher = torch.randn(3, 10)
+    mask = torch.ones(3, 10, dtype=torch.bool)
+    mask[:, 7:] = False
+    student = teacher.clone()
+    student[:, 7:] = 50.0  # padding: whatever the student says there does not count
+    assert distillation_loss(student, teacher, mask, 2.0).item() == pytest.approx(0.0, abs=1e-6)
+    assert distillation_loss(torch.zeros(3, 10), teacher, mask, 2.0).item() > 0.01

