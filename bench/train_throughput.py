@@ -90,6 +90,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--length", type=int, default=172, help="window length (the v2 run's mean)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--dtypes",
+        nargs="+",
+        choices=("fp32", "bf16"),
+        default=["fp32", "bf16"],
+        help="what to time (bf16 autocast is emulated, and very slow, on a CPU without avx512_bf16 or AMX)",
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "train_throughput.json"))
     args = parser.parse_args(argv)
     import torch
@@ -100,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     models = args.models or [str(packaged_minilm_dir())]
     rows = []
     for model_dir in models:
-        for dtype in ("fp32", "bf16"):
+        for dtype in args.dtypes:
             row = {
                 "model": Path(model_dir).name,
                 **time_steps(
