@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import json
 import math
 import os
@@ -117,6 +116,13 @@ def _load_model(model_dir: str, backend: str, threads: int):
         }
         model = torch.ao.quantization.quantize_dynamic(model, feed_forward, dtype=torch.qint8)
     return model
+
+
+def takes_segment_ids(config: Any) -> bool:
+    """True when a model of this config reads segment ids (BERT: two segment embeddings); MPNet has none, and
+    its ``**kwargs`` would take them silently. Read from the config, not from ``forward``'s signature, which
+    a wrapper can hide."""
+    return int(getattr(config, "type_vocab_size", 0) or 0) > 1
 
 
 class _OnnxReader:
@@ -326,8 +332,7 @@ class ReaderModel:
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
         logits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         pad = getattr(model.config, "pad_token_id", None) or 0  # masked anyway; MPNet's positions skip it
-        # BERT names segment ids; MPNet has none (its **kwargs would take them and pass them on).
-        segments = "token_type_ids" in inspect.signature(getattr(model, "forward", model)).parameters
+        segments = takes_segment_ids(model.config)
         with torch.inference_mode():
             for offset in range(0, len(order), self.batch_size):
                 batch = order[offset : offset + self.batch_size]

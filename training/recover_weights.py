@@ -33,6 +33,14 @@ def dequantize(values: np.ndarray, scale: np.ndarray, zero_point: np.ndarray) ->
     return (values.astype(np.float32) - zero_point.astype(np.float32)) * scale.astype(np.float32)
 
 
+def _scale_and_zero(tensors: dict[str, np.ndarray], base: str) -> tuple[np.ndarray, np.ndarray]:
+    """The scale and zero point stored beside the quantised tensor ``base``; ``ValueError`` when absent."""
+    try:
+        return tensors[base + "_scale"], tensors[base + "_zero_point"]
+    except KeyError:
+        raise ValueError(f"the graph has no scale or zero point for {base}") from None
+
+
 def float_weights(graph_path: Path) -> dict[str, np.ndarray]:
     """The model's parameters (transformers' names and shapes) recovered from an int8 ONNX reader graph.
     Raises ``ValueError`` when the graph holds a quantised tensor it cannot place."""
@@ -47,20 +55,18 @@ def float_weights(graph_path: Path) -> dict[str, np.ndarray]:
             weights[name.removeprefix(PREFIX)] = value.astype(np.float32)
         elif name.startswith(PREFIX) and name.endswith("_quantized"):  # an embedding table, one scale
             base = name.removesuffix("_quantized")
-            weights[base.removeprefix(PREFIX)] = dequantize(
-                value, tensors[base + "_scale"], tensors[base + "_zero_point"]
-            )
+            weights[base.removeprefix(PREFIX)] = dequantize(value, *_scale_and_zero(tensors, base))
     placed: set[str] = set()
     for node in model.graph.node:
         if node.op_type == "MatMulInteger" and node.name.endswith(MATMUL_SUFFIX):
             quantized = node.input[1]
             base = quantized.removesuffix("_quantized")
             module = node.name.removeprefix("/" + PREFIX.rstrip(".") + "/").removesuffix(MATMUL_SUFFIX)
-            matrix = dequantize(tensors[quantized], tensors[base + "_scale"], tensors[base + "_zero_point"])
+            matrix = dequantize(tensors[quantized], *_scale_and_zero(tensors, base))
             weights[module.replace("/", ".") + ".weight"] = matrix.T.copy()  # ONNX [in, out] -> torch [out, in]
             placed.add(quantized)
         elif node.op_type == "MatMul" and any(i in tensors and not i.startswith(PREFIX) for i in node.input):
-            # A float MatMul on a weight: the span head (kept fp32) is the only one export_reader leaves.
+            # A float MatMul on a weight: the span head, and any layer exported with ``--fp32-layers``.
             weight = next(i for i in node.input if i in tensors)
             module = node.name.removeprefix("/" + PREFIX.rstrip(".") + "/").rsplit("/", 1)[0]
             weights[module.replace("/", ".") + ".weight"] = tensors[weight].T.astype(np.float32).copy()
