@@ -82,7 +82,8 @@ class _ModelPreferring:
 
     def __init__(self, start_id: int, end_id: int, vocab_size: int) -> None:
         self.start_id, self.end_id = start_id, end_id
-        self.config = SimpleNamespace(vocab_size=vocab_size)
+        # A BERT reader's config: two segment embeddings, so the reader passes token_type_ids.
+        self.config = SimpleNamespace(vocab_size=vocab_size, type_vocab_size=2)
 
     def __call__(self, *, input_ids, token_type_ids, attention_mask):
         import torch
