@@ -1,0 +1,106 @@
+"""A long reader run is stopped and resumed many times, on other machines: N steps straight and N/2 steps, a
+stop, then ``--resume`` for the rest must give the same weights, and a LoRA save holds only what trains."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import MPNetConfig, MPNetForQuestionAnswering
+
+from embeddings.encoder import packaged_minilm_dir
+from training.export_reader import TOKENIZER_FILES
+from training.lora import add_answerability_head, add_lora, merge_lora, read_batch
+from training.train_reader import ADAPTER_FILE, PID_FILE, main
+
+PARAGRAPHS = [
+    "Nikola Tesla moved to Paris in 1882 to work for the Continental Edison Company. He later sailed to New York.",
+    "The Danube flows through Vienna and Budapest before it reaches the Black Sea in Romania.",
+    "Marie Curie won the Nobel Prize in Physics in 1903 and the Nobel Prize in Chemistry in 1911.",
+]
+QUESTIONS = [
+    ("Where did Tesla move in 1882?", "Paris"),
+    ("Which sea does the Danube reach?", "the Black Sea"),
+    ("When did Curie win the chemistry prize?", "1911"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_base(tmp_path_factory):
+    """A 2-layer random MPNet reader with the packaged word-piece tokenizer, and a small SQuAD file."""
+    folder = tmp_path_factory.mktemp("tiny_base")
+    torch.manual_seed(0)
+    config = MPNetConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
+    MPNetForQuestionAnswering(config).save_pretrained(folder / "base")
+    for name in TOKENIZER_FILES:
+        shutil.copyfile(packaged_minilm_dir() / name, folder / "base" / name)
+    articles = []
+    for a in range(4):
+        paragraphs = []
+        for context, (question, answer) in zip(PARAGRAPHS, QUESTIONS, strict=True):
+            qa = {"id": f"{a}-{len(paragraphs)}", "question": question}
+            qa["answers"] = [{"text": answer, "answer_start": context.index(answer)}]
+            paragraphs.append({"context": context, "qas": [qa]})
+        articles.append({"title": f"Article {a}", "paragraphs": paragraphs})
+    (folder / "train.json").write_text(json.dumps({"data": articles}))
+    return folder
+
+
+def _train(tiny_base, output, *extra):
+    main(
+        [
+            "--train", str(tiny_base / "train.json"), "--base", str(tiny_base / "base"), "--output", str(output),
+            "--lora-rank", "4", "--lora-layers", "1", "--lora-dropout", "0.1", "--answerability-weight", "0.5",
+            "--negative-ratio", "0.5", "--batch-size", "2", "--epochs", "2", "--lr", "1e-2", "--max-length", "64",
+            "--stride", "16", "--heldout-articles", "1", "--eval-every-steps", "3", "--threads", "1",
+            *extra,
+        ]
+    )  # fmt: skip
+
+
+def test_a_stopped_and_resumed_lora_run_trains_exactly_as_one_run(tiny_base, tmp_path):
+    _train(tiny_base, tmp_path / "straight")
+    _train(tiny_base, tmp_path / "resumed", "--stop-after-steps", "5")
+    halfway = json.loads((tmp_path / "resumed" / "state.json").read_text())
+    assert halfway["step"] == 5
+    _train(tiny_base, tmp_path / "resumed", "--resume")
+    straight = load_file(tmp_path / "straight" / ADAPTER_FILE)
+    resumed = load_file(tmp_path / "resumed" / ADAPTER_FILE)
+    state = json.loads((tmp_path / "straight" / "state.json").read_text())
+    assert state["step"] > 5 and json.loads((tmp_path / "resumed" / "state.json").read_text())["step"] == state["step"]
+    assert straight.keys() == resumed.keys()
+    assert any(name.endswith("lora_a") for name in straight) and "answerability.weight" in straight
+    assert not any("layer.0." in name for name in straight)  # the bottom block is frozen, not saved
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), name
+    assert not (tmp_path / "straight" / PID_FILE).exists()  # removed when the trainer exits
+    assert "model.safetensors" not in {p.name for p in (tmp_path / "straight").iterdir()}
+    assert "head_no_ans_acc@0" in state["curve"][-1]
+
+
+def test_resume_refuses_a_changed_schedule(tiny_base, tmp_path):
+    _train(tiny_base, tmp_path / "run", "--stop-after-steps", "2")
+    with pytest.raises(SystemExit, match="--lr"):
+        _train(tiny_base, tmp_path / "run", "--resume", "--lr", "5e-3")
+
+
+def test_merged_adapters_compute_what_the_adapted_model_computes(tiny_base):
+    torch.manual_seed(1)
+    model = MPNetForQuestionAnswering.from_pretrained(tiny_base / "base")
+    add_lora(model, rank=4, layers=2, alpha=8, dropout=0.1)
+    add_answerability_head(model)
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            torch.nn.init.normal_(param, std=0.1)  # lora_b starts at zero: give the adapters an effect
+    model.eval()
+    batch = {"input_ids": torch.tensor([[0, 100, 200, 300, 2]]), "attention_mask": torch.ones(1, 5, dtype=torch.long)}
+    before = read_batch(model, batch)
+    assert merge_lora(model) == 2 * 6  # q, k, v, o, intermediate and output of both blocks
+    after = read_batch(model, batch)
+    assert torch.allclose(before.start_logits, after.start_logits, atol=1e-5)
+    assert torch.allclose(before.answerable_logits, after.answerable_logits, atol=1e-5)
