@@ -29,6 +29,7 @@ from qa.errors import ReaderModelMismatchError, ReaderModelMissingError
 from qa.span_decoding import SpanCandidate, WindowLogits, decode_windows
 
 ONNX_INT8_FILE = "model_int8.onnx"
+ANSWERABILITY_FILE = "answerability.safetensors"  # the answerability head of a torch-backend reader
 BACKENDS = ("fp32", "int8", "onnx-int8")
 
 
@@ -50,7 +51,9 @@ class ReaderCalibration:
     ``passage_header``: the fit read each passage under its article's title line, so callers should too.
     ``backend``: the inference backend the margins were measured with, which ``ReaderModel`` uses by default.
     ``stop_margin``: the pipeline stops reading further windows once a candidate's margin reaches it
-    (calibrated in an open-corpus run by ``training/calibrate_stop.py``); None reads every window."""
+    (calibrated in an open-corpus run by ``training/calibrate_stop.py``); None reads every window.
+    ``answerability_weight``: for a reader with an answerability head, how much its logit lowers the
+    no-answer score (``qa.span_decoding.decode_windows``); fitted with the threshold."""
 
     threshold: float = 0.0
     slope: float = 1.0
@@ -58,6 +61,7 @@ class ReaderCalibration:
     passage_header: bool = False
     backend: str = "fp32"
     stop_margin: float | None = None
+    answerability_weight: float = 0.0
 
     def confidence(self, margin: float) -> float:
         """Probability-like confidence in [0, 1] that an answer with this margin is right."""
@@ -115,6 +119,14 @@ def _load_model(model_dir: str, backend: str, threads: int):
             and (name.endswith("intermediate.dense") or (name.endswith("output.dense") and ".attention." not in name))
         }
         model = torch.ao.quantization.quantize_dynamic(model, feed_forward, dtype=torch.qint8)
+    head_file = Path(model_dir) / ANSWERABILITY_FILE
+    if head_file.exists():
+        from safetensors.torch import load_file
+
+        weights = load_file(head_file)
+        head = torch.nn.Linear(weights["weight"].shape[1], 1)
+        head.load_state_dict(weights)
+        model.answerability = head.eval()
     return model
 
 
@@ -123,6 +135,9 @@ def takes_segment_ids(config: Any) -> bool:
     its ``**kwargs`` would take them silently. Read from the config, not from ``forward``'s signature, which
     a wrapper can hide."""
     return int(getattr(config, "type_vocab_size", 0) or 0) > 1
+
+
+WindowOutput = tuple[np.ndarray, np.ndarray, float | None]  # start logits, end logits, answerability logit
 
 
 class _OnnxReader:
@@ -138,15 +153,18 @@ class _OnnxReader:
         self.config = SimpleNamespace(vocab_size=int(config["vocab_size"]))
         # A BERT graph takes segment ids; an MPNet one has no such input.
         self.token_types = any(i.name == "token_type_ids" for i in self.session.get_inputs())
+        self.outputs = ["start_logits", "end_logits"]
+        if any(o.name == "answerable_logits" for o in self.session.get_outputs()):
+            self.outputs.append("answerable_logits")
 
-    def run_window(self, input_ids: Sequence[int], token_type_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Start and end logits of one window."""
+    def run_window(self, input_ids: Sequence[int], token_type_ids: Sequence[int]) -> WindowOutput:
+        """Start and end logits of one window, and its answerability logit when the graph has that head."""
         ids = np.asarray([input_ids], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
         if self.token_types:
             feeds["token_type_ids"] = np.asarray([token_type_ids], dtype=np.int64)
-        (start,), (end,) = self.session.run(["start_logits", "end_logits"], feeds)
-        return start, end
+        (start,), (end,), *rest = self.session.run(self.outputs, feeds)
+        return start, end, (float(rest[0][0]) if rest else None)
 
 
 @functools.lru_cache(maxsize=8)
@@ -163,6 +181,7 @@ def _read_calibration(model_dir: Path) -> ReaderCalibration:
         bool(data.get("passage_header", False)),
         str(data.get("backend", "fp32")),
         float(data["stop_margin"]) if data.get("stop_margin") is not None else None,
+        float(data.get("answerability_weight", 0.0)),
     )
 
 
@@ -287,6 +306,7 @@ class ReaderModel:
             [len(pair.prefix) for pair in pairs],
             max_answer_tokens=self.max_answer_tokens,
             n_best=n_best,
+            answerability_weight=self.calibration.answerability_weight,
         )
         for pair, candidates in zip(pairs, per_pair, strict=True):
             results[pair.item].extend(dataclasses.replace(c, passage_index=pair.passage_index) for c in candidates)
@@ -321,16 +341,18 @@ class ReaderModel:
             else:
                 logits = self._torch_logits(model, [window for _, window in windows])
         return [
-            WindowLogits(p, window.offsets, window.sequence_ids, start, end)
-            for (p, window), (start, end) in zip(windows, logits, strict=True)
+            WindowLogits(p, window.offsets, window.sequence_ids, start, end, answerable)
+            for (p, window), (start, end, answerable) in zip(windows, logits, strict=True)
         ]
 
-    def _torch_logits(self, model: Any, windows: list[Any]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Start and end logits of each window from a torch model, shortest first in padded batches."""
+    def _torch_logits(self, model: Any, windows: list[Any]) -> list[WindowOutput]:
+        """Start and end logits (and answerability logits, with that head) of each window from a torch model,
+        shortest first in padded batches."""
         import torch
 
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
-        logits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        logits: dict[int, WindowOutput] = {}
+        head = getattr(model, "answerability", None)
         pad = getattr(model.config, "pad_token_id", None) or 0  # masked anyway; MPNet's positions skip it
         segments = takes_segment_ids(model.config)
         with torch.inference_mode():
@@ -348,11 +370,16 @@ class ReaderModel:
                 inputs = {"input_ids": ids, "attention_mask": mask}
                 if segments:
                     inputs["token_type_ids"] = types
-                output = model(**inputs)
+                output = model(**inputs, **({"output_hidden_states": True} if head is not None else {}))
                 starts, ends = output.start_logits.float().numpy(), output.end_logits.float().numpy()
+                answerable = head(output.hidden_states[-1][:, 0]).float().numpy()[:, 0] if head is not None else None
                 for row, i in enumerate(batch):
                     n = len(windows[i].ids)
-                    logits[i] = (starts[row, :n], ends[row, :n])
+                    logits[i] = (
+                        starts[row, :n],
+                        ends[row, :n],
+                        float(answerable[row]) if answerable is not None else None,
+                    )
         return [logits[i] for i in range(len(windows))]
 
     def _truncate_question(self, tokenizer, question: str) -> str:

@@ -20,7 +20,9 @@ class SpanCandidate:
     """An answer span in ``passages[passage_index]``: ``passage[start:end] == text``.
 
     ``score`` is the span's start+end logit; ``null_score`` the passage's no-answer score; ``margin`` their
-    difference (positive: the model prefers this span to "no answer").
+    difference (positive: the model prefers this span to "no answer"). ``answerability`` is the passage's
+    answerability logit (a reader with an answerability head; None otherwise), which ``null_score`` already
+    counts (``decode_windows``).
     """
 
     passage_index: int
@@ -29,6 +31,7 @@ class SpanCandidate:
     text: str
     score: float
     null_score: float
+    answerability: float | None = None
 
     @property
     def margin(self) -> float:
@@ -41,13 +44,15 @@ class WindowLogits:
 
     ``passage_index`` says which passage the window belongs to; ``offsets[t]`` is token ``t``'s (start,
     end) in the text the model read (header line + passage); ``sequence_ids[t]`` is 1 for tokens of that
-    text, 0 for the question and None for special tokens."""
+    text, 0 for the question and None for special tokens. ``answerable_logit``: the answerability head's
+    logit for the window (does it hold the answer?), from a reader that has such a head."""
 
     passage_index: int
     offsets: Sequence[tuple[int, int]]
     sequence_ids: Sequence[int | None]
     start_logits: np.ndarray
     end_logits: np.ndarray
+    answerable_logit: float | None = None
 
 
 @dataclass(frozen=True)
@@ -111,17 +116,25 @@ def decode_windows(
     *,
     max_answer_tokens: int,
     n_best: int,
+    answerability_weight: float = 0.0,
 ) -> list[list[SpanCandidate]]:
     """Candidate spans of each passage, best first, at most ``n_best`` per passage.
 
     A passage was read as ``header_lengths[i]`` characters of header line followed by ``passages[i]``; no
     span may start in the header and offsets are returned in the passage. A span seen by two overlapping
     windows keeps its best score; every candidate of a passage carries the passage's no-answer score, the
-    lowest over its windows (as the SQuAD 2.0 reference decoders do). Blank spans are dropped.
+    lowest over its windows (as the SQuAD 2.0 reference decoders do). When the windows carry answerability
+    logits, the passage's answerability is the highest of them, and the no-answer score is lowered by
+    ``answerability_weight`` times it: two signals, the span head's and the answerability head's, decide
+    together (the weight is calibrated with the threshold). Blank spans are dropped.
     """
     null: dict[int, float] = {}
+    answerable: dict[int, float] = {}
     spans: dict[tuple[int, int, int], float] = {}
     for window in windows:
+        if window.answerable_logit is not None:
+            index = window.passage_index
+            answerable[index] = max(answerable.get(index, -math.inf), float(window.answerable_logit))
         skip = header_lengths[window.passage_index]
         context_mask = np.array(
             [s == 1 and window.offsets[t][0] >= skip for t, s in enumerate(window.sequence_ids)], dtype=bool
@@ -141,8 +154,18 @@ def decode_windows(
     for (index, start, end), score in spans.items():
         text = passages[index][start:end]
         if text.strip():
+            answerability = answerable.get(index)
+            null_here = null[index] - answerability_weight * (answerability or 0.0)
             per_passage[index].append(
-                SpanCandidate(passage_index=index, start=start, end=end, text=text, score=score, null_score=null[index])
+                SpanCandidate(
+                    passage_index=index,
+                    start=start,
+                    end=end,
+                    text=text,
+                    score=score,
+                    null_score=null_here,
+                    answerability=answerability,
+                )
             )
     for candidates in per_passage:
         candidates.sort(key=lambda c: (-c.score, c.start))

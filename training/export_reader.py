@@ -21,6 +21,7 @@ import numpy as np
 
 from embeddings.encoder import packaged_minilm_dir
 from qa.metrics import f1_score
+from qa.reader import ANSWERABILITY_FILE
 from training.negatives import MAKERS
 from training.squad_data import (
     dated_header,
@@ -30,16 +31,51 @@ from training.squad_data import (
     name_pool,
 )
 
-# Encoder layers left in fp32 by the int8 export (the span head always is). None since session 12: every
+# Encoder layers left in fp32 by the int8 export (the span head always is). None since 0.8.0: every
 # layer int8 costs about 0.3 SQuAD F1 more than keeping layers 0 and 5 fp32, and makes a window 20% cheaper,
-# which pays for the rereader (MODEL_CARD.md, "Session 12"). ``--fp32-layers 0 5`` gives the older graph.
+# which pays for the rereader (CHANGELOG.md, 0.8.0). ``--fp32-layers 0 5`` gives the older graph.
 FP32_LAYERS: tuple[int, ...] = ()
 LOG = logging.getLogger("export_reader")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+MAX_FILE_BYTES = 90_000_000  # a shipped graph larger than this is split into external-data files (limit: 100 MB)
+
+
+def materialise_run(run: Path, output: Path) -> Path:
+    """A LoRA run's save (``train_reader --lora-rank``: adapters and heads only) as a plain model folder: the
+    run's base with the adapters merged into its linear layers, the span head, the answerability head (when
+    the run trained one: ``ANSWERABILITY_FILE``), the run's tokenizer and its ``state.json``. Returns
+    ``output``."""
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoTokenizer
+
+    from training.lora import add_answerability_head, add_lora, load_trainable_state, merge_lora
+    from training.train_reader import ADAPTER_FILE, load_qa_model
+
+    state = json.loads((run / "state.json").read_text())
+    args = state["args"]
+    if not args.get("base"):
+        raise SystemExit(f"{run}: the run names no --base to merge its adapters into")
+    model = load_qa_model(args["base"])
+    add_lora(model, rank=args["lora_rank"], layers=args["lora_layers"], alpha=args["lora_alpha"], dropout=0.0)
+    if args.get("answerability_weight"):
+        add_answerability_head(model)
+    load_trainable_state(model, load_file(run / ADAPTER_FILE))
+    merged = merge_lora(model)
+    LOG.info("merged %d adapted layers of %s into %s", merged, run, args["base"])
+    output.mkdir(parents=True, exist_ok=True)
+    head = getattr(model, "answerability", None)
+    if head is not None:
+        del model.answerability
+        save_file({k: v.contiguous() for k, v in head.state_dict().items()}, output / ANSWERABILITY_FILE)
+    model.save_pretrained(output)
+    AutoTokenizer.from_pretrained(run).save_pretrained(output)
+    shutil.copyfile(run / "state.json", output / "state.json")
+    return output
 
 
 def export_weights(checkpoint: Path, output: Path) -> None:
-    """Write config, tokenizer files and fp16 weights of ``checkpoint`` into ``output``."""
+    """Write config, tokenizer files and fp16 weights of ``checkpoint`` into ``output`` (and its answerability
+    head, fp32, when it has one)."""
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
@@ -61,8 +97,10 @@ def export_weights(checkpoint: Path, output: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(output)
     if len(tokenizer) != model.config.vocab_size:
         raise SystemExit(f"tokenizer has {len(tokenizer)} tokens, model expects {model.config.vocab_size}")
-    for stray in ("training_args.bin", "optimizer.safetensors", "state.json"):
+    for stray in ("training_args.bin", "optimizer.safetensors", "state.json", ANSWERABILITY_FILE):
         (output / stray).unlink(missing_ok=True)
+    if (checkpoint / ANSWERABILITY_FILE).exists():
+        shutil.copyfile(checkpoint / ANSWERABILITY_FILE, output / ANSWERABILITY_FILE)
 
 
 def export_onnx_int8(output: Path, fp32_layers: tuple[int, ...] = FP32_LAYERS) -> Path:
@@ -77,36 +115,49 @@ def export_onnx_int8(output: Path, fp32_layers: tuple[int, ...] = FP32_LAYERS) -
 
     model = AutoModelForQuestionAnswering.from_pretrained(output, dtype=torch.float32).eval()
     segments = takes_segment_ids(model.config)  # BERT yes, MPNet no
+    head = None
+    if (output / ANSWERABILITY_FILE).exists():
+        from safetensors.torch import load_file
+
+        weights = load_file(output / ANSWERABILITY_FILE)
+        head = torch.nn.Linear(weights["weight"].shape[1], 1)
+        head.load_state_dict(weights)
 
     class Logits(torch.nn.Module):
-        def __init__(self, inner):
+        def __init__(self, inner, answerability):
             super().__init__()
             self.inner = inner
+            self.answerability = answerability
 
         def forward(self, input_ids, attention_mask, token_type_ids=None):
             extra = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
-            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, **extra)
-            return out.start_logits, out.end_logits
+            if self.answerability is None:
+                out = self.inner(input_ids=input_ids, attention_mask=attention_mask, **extra)
+                return out.start_logits, out.end_logits
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, **extra)
+            return out.start_logits, out.end_logits, self.answerability(out.hidden_states[-1][:, 0]).squeeze(-1)
 
     names = ["input_ids", "attention_mask", *(["token_type_ids"] if segments else [])]
+    outputs = ["start_logits", "end_logits", *(["answerable_logits"] if head is not None else [])]
     example = torch.ones((1, 32), dtype=torch.long)
     fp32_path = output / "model_fp32.onnx"
+    axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "start_logits", "end_logits"]}
     torch.onnx.export(
-        Logits(model),
+        Logits(model, head).eval(),
         (example, example, *([torch.zeros_like(example)] if segments else [])),
         str(fp32_path),
         input_names=names,
-        output_names=["start_logits", "end_logits"],
+        output_names=outputs,
         opset_version=17,
-        dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "start_logits", "end_logits"]},
+        dynamic_axes={**axes, **({"answerable_logits": {0: "batch"}} if head is not None else {})},
         dynamo=False,
     )
-    # The span head and ``fp32_layers`` stay fp32 (session 4: quantising everything cost 0.68 F1 on SQuAD 1.1
-    # dev, keeping layers 0 and 5 fp32 0.37, at 2.1x rather than 2.5x fp32's speed; MODEL_CARD.md).
+    # The span head and ``fp32_layers`` stay fp32 (the reader of 0.4.0: quantising every layer cost 0.68 F1 on
+    # SQuAD 1.1 dev, keeping layers 0 and 5 fp32 0.37, at 2.1x rather than 2.5x fp32's speed; MODEL_CARD.md).
     import onnx
 
     graph = onnx.load(str(fp32_path)).graph
-    keep = (*tuple(f"/layer.{i}/" for i in fp32_layers), "qa_outputs")
+    keep = (*tuple(f"/layer.{i}/" for i in fp32_layers), "qa_outputs", "/answerability/")
     excluded = [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and any(k in n.name for k in keep)]
     absent = [i for i in fp32_layers if not any(f"/layer.{i}/" in name for name in excluded)]
     if absent:
@@ -120,12 +171,56 @@ def export_onnx_int8(output: Path, fp32_layers: tuple[int, ...] = FP32_LAYERS) -
         nodes_to_exclude=excluded,
     )
     fp32_path.unlink()
+    split_external_data(output / ONNX_INT8_FILE)
     return output / ONNX_INT8_FILE
 
 
-def margins_on(reader, examples, headers: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_external_data(path: Path, max_bytes: int = MAX_FILE_BYTES) -> list[Path]:
+    """When the graph at ``path`` is larger than ``max_bytes``, move its large weights into ONNX external-data
+    files beside it (``<name>.data0``, ``.data1``, ... each at most ``max_bytes``, or one tensor alone if that
+    is larger), so that no shipped file
+    passes the repository's file-size limit; ONNX Runtime reads them from the graph's folder. Returns the data
+    files written (none for a small graph)."""
+    import onnx
+    from onnx.external_data_helper import set_external_data
+
+    for stale in path.parent.glob(f"{path.name}.data*"):
+        stale.unlink()
+    if path.stat().st_size <= max_bytes:
+        return []
+    model = onnx.load(str(path))
+    files: list[Path] = []
+    handle = None
+    written = 0
+    try:
+        for tensor in model.graph.initializer:
+            data = tensor.raw_data
+            if len(data) < 4096:
+                continue
+            if handle is None or written + len(data) > max_bytes:
+                if handle is not None:
+                    handle.close()
+                files.append(path.with_name(f"{path.name}.data{len(files)}"))
+                handle = files[-1].open("wb")
+                written = 0
+            handle.write(data)
+            set_external_data(tensor, location=files[-1].name, offset=written, length=len(data))
+            tensor.data_location = onnx.TensorProto.EXTERNAL
+            tensor.ClearField("raw_data")
+            written += len(data)
+    finally:
+        if handle is not None:
+            handle.close()
+    onnx.save(model, str(path))
+    return files
+
+
+def margins_on(
+    reader, examples, headers: list[str] | None = None, *, answerability: list[float] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(margin, F1 of the best span, answerable flag) for each example, read one passage at a time, under
-    its header line when ``headers`` (one per example) are given."""
+    its header line when ``headers`` (one per example) are given. ``answerability``, when given, receives
+    each example's answerability logit (0 where the reader has no such head or found no span)."""
     margins, f1s, answerable = [], [], []
     headers = headers if headers is not None else [""] * len(examples)
     read = []
@@ -139,6 +234,8 @@ def margins_on(reader, examples, headers: list[str] | None = None) -> tuple[np.n
         else:
             margins.append(-1e3)
             f1s.append(0.0)
+        if answerability is not None:
+            answerability.append(float(candidates[0].answerability or 0.0) if candidates else 0.0)
         answerable.append(bool(example.answers))
     return np.array(margins), np.array(f1s), np.array(answerable)
 
@@ -160,6 +257,26 @@ def choose_threshold(margins: np.ndarray, f1s: np.ndarray, answerable: np.ndarra
         score = sum(per_kind) / len(per_kind)
         if score > best[1]:
             best = (float(threshold), float(score))
+    return best
+
+
+ANSWERABILITY_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+
+
+def choose_weight_and_threshold(
+    margins: np.ndarray, logits: np.ndarray, f1s: np.ndarray, answerable: np.ndarray
+) -> tuple[float, float, float]:
+    """For a reader with an answerability head: the weight of its logit in the decision score (span margin +
+    weight x logit), among ``ANSWERABILITY_WEIGHTS``, with the threshold that ``choose_threshold`` fits for
+    it; the pair with the best equally weighted SQuAD-2 F1 wins (the smaller weight on a tie). Returns
+    (weight, threshold, F1); without logits (all zero) the weight is 0."""
+    best = (0.0, *choose_threshold(margins, f1s, answerable))
+    if not np.any(logits):
+        return best
+    for weight in ANSWERABILITY_WEIGHTS[1:]:
+        threshold, score = choose_threshold(margins + weight * logits, f1s, answerable)
+        if score > best[2] + 1e-9:
+            best = (weight, threshold, score)
     return best
 
 
@@ -206,7 +323,7 @@ def calibrate(
     (recorded too): its margins are what the threshold is fitted on. With ``dated_headers`` each title line
     also gets a made-up dateline, as corpus passages have (for a reader trained with ``--date-ratio``).
     """
-    from qa.reader import ReaderModel
+    from qa.reader import ReaderModel, _read_calibration
 
     if names:
         examples = examples_from_articles(
@@ -227,8 +344,13 @@ def calibrate(
     if headers and dated_headers:
         dates = random.Random(seed + 1)
         headers = [dated_header(title, dates)[0] for title in headers]
-    margins, f1s, answerable = margins_on(ReaderModel(output, backend=backend), examples, headers)
-    threshold, best_f1 = choose_threshold(margins, f1s, answerable)
+    logits: list[float] = []
+    (output / "calibration.json").unlink(missing_ok=True)  # margins are measured raw, without an earlier fit
+    _read_calibration.cache_clear()
+    reader = ReaderModel(output, backend=backend)
+    margins, f1s, answerable = margins_on(reader, examples, headers, answerability=logits)
+    weight, threshold, best_f1 = choose_weight_and_threshold(margins, np.array(logits), f1s, answerable)
+    margins = margins + weight * np.array(logits)
     correct = np.where(answerable, f1s >= 0.5, False).astype(float)
     slope, intercept = fit_logistic(margins, correct)
     calibration = {
@@ -250,6 +372,8 @@ def calibrate(
         "passage_header": passage_header,
         "backend": backend,
     }
+    if any(logits):
+        calibration["answerability_weight"] = weight
     (output / "calibration.json").write_text(json.dumps(calibration, indent=1))
     return calibration
 
@@ -278,8 +402,13 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         nargs="*",
         default=list(FP32_LAYERS),
-        help="encoder layers the int8 graph keeps in fp32 (default none: every layer int8; 0 5: the pre-session-12 "
-        "graph, about 25%% slower a window)",
+        help="encoder layers the int8 graph keeps in fp32 (default none: every layer int8; 0 5: the graph "
+        "shipped before 0.8.0, about 25%% slower a window)",
+    )
+    parser.add_argument(
+        "--onnx-only",
+        action="store_true",
+        help="ship the int8 graph alone (no fp16 safetensors): a large base's weights stay out of the repository",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -288,8 +417,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.skip_weights and tuple(args.fp32_layers) != FP32_LAYERS:
         parser.error("--fp32-layers changes the exported graph; it cannot be used with --skip-weights")
     if not args.skip_weights:
+        from training.train_reader import ADAPTER_FILE
+
+        if (checkpoint / ADAPTER_FILE).exists():  # a LoRA run: merge its adapters into its base first
+            checkpoint = materialise_run(checkpoint, Path("checkpoints") / f"{checkpoint.name}-merged")
         export_weights(checkpoint, output)
         export_onnx_int8(output, tuple(args.fp32_layers))
+        if args.onnx_only:
+            (output / "model.safetensors").unlink()
+            (output / ANSWERABILITY_FILE).unlink(missing_ok=True)  # the graph has the head
     titles = set(state["heldout_titles"])
     articles = load_articles(args.train)
     heldout = [a for a in articles if a["title"] in titles]

@@ -1,5 +1,6 @@
-"""A long reader run is stopped and resumed many times, on other machines: N steps straight and N/2 steps, a
-stop, then ``--resume`` for the rest must give the same weights, and a LoRA save holds only what trains."""
+"""A LoRA reader run: it is stopped and resumed many times, on other machines, so N steps straight and N/2 steps, a
+stop, then ``--resume`` for the rest must give the same weights, and a save holds only what trains; it exports as a
+reader whose answerability head joins the no-answer decision."""
 
 from __future__ import annotations
 
@@ -41,10 +42,10 @@ def tiny_base(tmp_path_factory):
         shutil.copyfile(packaged_minilm_dir() / name, folder / "base" / name)
     articles = []
     for a in range(4):
-        paragraphs = []
+        paragraphs: list[dict] = []
         for context, (question, answer) in zip(PARAGRAPHS, QUESTIONS, strict=True):
-            qa = {"id": f"{a}-{len(paragraphs)}", "question": question}
-            qa["answers"] = [{"text": answer, "answer_start": context.index(answer)}]
+            answers = [{"text": answer, "answer_start": context.index(answer)}]
+            qa = {"id": f"{a}-{len(paragraphs)}", "question": question, "answers": answers}
             paragraphs.append({"context": context, "qas": [qa]})
         articles.append({"title": f"Article {a}", "paragraphs": paragraphs})
     (folder / "train.json").write_text(json.dumps({"data": articles}))
@@ -94,7 +95,7 @@ def test_merged_adapters_compute_what_the_adapted_model_computes(tiny_base):
     model = MPNetForQuestionAnswering.from_pretrained(tiny_base / "base")
     add_lora(model, rank=4, layers=2, alpha=8, dropout=0.1)
     add_answerability_head(model)
-    for name, param in model.named_parameters():
+    for param in model.parameters():
         if param.requires_grad:
             torch.nn.init.normal_(param, std=0.1)  # lora_b starts at zero: give the adapters an effect
     model.eval()
@@ -104,3 +105,61 @@ def test_merged_adapters_compute_what_the_adapted_model_computes(tiny_base):
     after = read_batch(model, batch)
     assert torch.allclose(before.start_logits, after.start_logits, atol=1e-5)
     assert torch.allclose(before.answerable_logits, after.answerable_logits, atol=1e-5)
+
+
+def test_a_lora_run_exports_as_a_reader_whose_answerability_head_joins_the_decision(tiny_base, tmp_path):
+    from qa.reader import ONNX_INT8_FILE, ReaderModel, _read_calibration
+    from training.export_reader import (
+        export_onnx_int8,
+        export_weights,
+        materialise_run,
+        split_external_data,
+    )
+
+    _train(tiny_base, tmp_path / "run", "--stop-after-steps", "4")
+    merged = materialise_run(tmp_path / "run", tmp_path / "merged")
+    reader_dir = tmp_path / "reader"
+    export_weights(merged, reader_dir)
+    graph = export_onnx_int8(reader_dir)
+    passage = PARAGRAPHS[0]
+    readings = {}
+    for backend in ("fp32", "onnx-int8"):
+        candidates = ReaderModel(reader_dir, backend=backend).read(QUESTIONS[0][0], [passage])
+        assert candidates and all(c.answerability is not None for c in candidates), backend
+        readings[backend] = candidates[0]
+    fp32, int8 = readings["fp32"].answerability, readings["onnx-int8"].answerability
+    assert fp32 is not None and int8 is not None and abs(fp32 - int8) < 0.5  # int8 rounding only
+
+    # The calibrated weight lowers the no-answer score by weight x the answerability logit.
+    (reader_dir / "calibration.json").write_text(
+        json.dumps({"threshold": 0, "slope": 1, "intercept": 0, "backend": "fp32", "answerability_weight": 2.0})
+    )
+    _read_calibration.cache_clear()
+    weighted = ReaderModel(reader_dir, backend="fp32").read(QUESTIONS[0][0], [passage])[0]
+    raw = readings["fp32"]
+    assert weighted.null_score == pytest.approx(raw.null_score - 2.0 * fp32, abs=1e-4)
+
+    # A graph over the size limit is split into external-data files that ONNX Runtime reads back.
+    files = split_external_data(graph, max_bytes=20_000)
+    largest = max(f.stat().st_size for f in files)
+    assert len(files) > 1 and all(f.stat().st_size <= 20_000 for f in files if f.stat().st_size != largest)
+    assert graph.stat().st_size < sum(f.stat().st_size for f in files) / 5  # the weights moved out
+    split = ReaderModel(reader_dir, backend="onnx-int8").read(QUESTIONS[0][0], [passage])[0]
+    assert split.score == pytest.approx(readings["onnx-int8"].score) and split.text == readings["onnx-int8"].text
+    assert graph.name == ONNX_INT8_FILE
+
+
+def test_the_weight_of_the_answerability_logit_is_fitted_with_the_threshold():
+    import numpy as np
+
+    from training.export_reader import choose_weight_and_threshold
+
+    # Margins alone cannot separate: the right answers and the unanswerable ones share margins; the head can.
+    margins = np.array([1.0, 2.0, 1.0, 2.0])
+    logits = np.array([3.0, 3.0, -3.0, -3.0])
+    f1s = np.array([1.0, 1.0, 0.0, 0.0])
+    answerable = np.array([True, True, False, False])
+    weight, threshold, score = choose_weight_and_threshold(margins, logits, f1s, answerable)
+    assert weight > 0 and score == 1.0
+    assert all((margins + weight * logits > threshold) == answerable)
+    assert choose_weight_and_threshold(margins, np.zeros(4), f1s, answerable)[0] == 0.0
