@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from transformers import MPNetConfig, MPNetForQuestionAnswering
 
 from embeddings.encoder import packaged_minilm_dir
+from tests.conftest import PROJECT_ROOT
 from training.export_reader import TOKENIZER_FILES
 from training.lora import add_answerability_head, add_lora, merge_lora, read_batch
 from training.train_reader import ADAPTER_FILE, PID_FILE, main
@@ -67,6 +68,7 @@ def _train(tiny_base, output, *extra):
 def test_a_stopped_and_resumed_lora_run_trains_exactly_as_one_run(tiny_base, tmp_path):
     _train(tiny_base, tmp_path / "straight")
     _train(tiny_base, tmp_path / "resumed", "--stop-after-steps", "5")
+    assert not (tmp_path / "resumed" / PID_FILE).exists()  # removed when the trainer exits
     halfway = json.loads((tmp_path / "resumed" / "state.json").read_text())
     assert halfway["step"] == 5
     _train(tiny_base, tmp_path / "resumed", "--resume")
@@ -163,3 +165,42 @@ def test_the_weight_of_the_answerability_logit_is_fitted_with_the_threshold():
     assert weight > 0 and score == 1.0
     assert all((margins + weight * logits > threshold) == answerable)
     assert choose_weight_and_threshold(margins, np.zeros(4), f1s, answerable)[0] == 0.0
+
+
+def test_the_trainer_saves_on_sigusr1_and_saves_and_exits_on_sigterm(tiny_base, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    output = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "training.train_reader", "--train", str(tiny_base / "train.json"),
+        "--base", str(tiny_base / "base"), "--output", str(output), "--lora-rank", "4", "--lora-layers", "1",
+        "--batch-size", "2", "--epochs", "100000", "--max-length", "64", "--stride", "16", "--heldout-articles", "1",
+        "--eval-every-steps", "1000000", "--checkpoint-every-minutes", "1000", "--threads", "1",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        pid_file, state_file = output / PID_FILE, output / "state.json"
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert int(pid_file.read_text()) == process.pid
+        time.sleep(2)  # some steps
+        os.kill(process.pid, signal.SIGUSR1)
+        asked = time.monotonic()
+        while not state_file.exists() and time.monotonic() - asked < 30:
+            time.sleep(0.1)
+        first = json.loads(state_file.read_text())["step"]
+        assert first > 0 and process.poll() is None  # saved within 30 s, still training
+        assert int(pid_file.read_text()) == process.pid  # the save replaced the folder; the pid file is back
+        time.sleep(1)
+        os.kill(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert json.loads(state_file.read_text())["step"] > first  # saved again on the way out
+        assert not pid_file.exists()
+    finally:
+        if process.poll() is None:
+            process.kill()

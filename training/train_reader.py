@@ -19,6 +19,7 @@ Run: ``python -m training.train_reader --help``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -552,9 +553,13 @@ def main(argv: list[str] | None = None) -> None:
             "data": data,
             "heldout_titles": [a["title"] for a in heldout_articles],
         }
+        if lora:  # the adapters only mean something on the base they were trained on
+            state["base_sha256"] = weights_digest(Path(base))
         if resume_state:
             if resume_state.get("data", data) != data:
                 raise SystemExit(f"--resume: the run's data was {resume_state['data']}, this data is {data}")
+            if resume_state.get("base_sha256", state.get("base_sha256")) != state.get("base_sha256"):
+                raise SystemExit(f"--resume: {base} holds other weights than the base this run was trained on")
             load_optimizer_state(output, optimizer, resume_state)
             state.update({k: resume_state[k] for k in ("step", "epoch", "batch_in_epoch", "elapsed", "curve")})
             if RNG_KEY not in load_file(output / "optimizer.safetensors"):  # a checkpoint from before random state
@@ -563,6 +568,8 @@ def main(argv: list[str] | None = None) -> None:
         def save() -> None:
             writing = time.monotonic()
             save_checkpoint(output, model, optimizer, state, tokenizer, trainable_only=lora)
+            if signals is not None:
+                signals.write_pid()
             LOG.info("checkpoint saved at step %d (%.1f s)", state["step"], time.monotonic() - writing)
 
         train_loop(
@@ -583,10 +590,14 @@ class TrainerSignals:
         self.stop_requested = False
         output.mkdir(parents=True, exist_ok=True)
         self.pid_file = output / PID_FILE
-        self.pid_file.write_text(f"{os.getpid()}\n")
+        self.write_pid()
         self.previous = {
             number: signal.signal(number, self._handle) for number in (signal.SIGUSR1, signal.SIGTERM, signal.SIGINT)
         }
+
+    def write_pid(self) -> None:
+        """(Re)write ``trainer.pid``: a save replaces the whole folder, so each save writes it again."""
+        self.pid_file.write_text(f"{os.getpid()}\n")
 
     def _handle(self, number: int, frame: Any) -> None:
         self.save_requested = True
@@ -725,6 +736,18 @@ def resumed_args(args: argparse.Namespace, saved: dict[str, Any]) -> argparse.Na
             raise SystemExit(f"--resume: the run's --{key.replace('_', '-')} is {value!r}, not {given!r}")
         merged[key] = value
     return argparse.Namespace(**merged)
+
+
+def weights_digest(folder: Path) -> str | None:
+    """SHA-256 of a model folder's weights file (``model.safetensors``), or None when it has none."""
+    path = folder / "model.safetensors"
+    if not path.exists():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 24), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def load_head_from(model, path: Path) -> None:
