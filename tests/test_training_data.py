@@ -316,6 +316,7 @@ def test_heldout_evaluation_decodes_with_the_readers_decoder():
     unanswerable = QAExample("q1_neg", "In what year did Tesla move to Rome?", CONTEXT, (), -1, "neg_swap")
     model = _PrefersYears(tokenizer.get_vocab()["1882"])
     scores = evaluate_heldout(model, tokenizer, [answerable, unanswerable], max_length=64, stride=16)
+    assert scores is not None
     assert (scores["has_ans_em"], scores["n_pos"], scores["n_neg"]) == (100.0, 1, 1)
     assert scores["no_ans_acc@0"] == 0.0  # the span beats [CLS]: the model answers the unanswerable one
     abstaining = evaluate_heldout(
@@ -325,6 +326,7 @@ def test_heldout_evaluation_decodes_with_the_readers_decoder():
         max_length=64,
         stride=16,
     )
+    assert abstaining is not None
     assert (abstaining["no_ans_acc@0"], abstaining["has_ans_em"]) == (100.0, 100.0)  # best span still scored
     assert model.training  # evaluation puts the model back in training mode
 

@@ -100,12 +100,14 @@ def read_batch(model: Any, batch: dict[str, torch.Tensor]) -> SimpleNamespace:
     """One forward pass: start and end logits from the span head and, when the model has an answerability
     head, its logit per window (``None`` otherwise). Targets in ``batch`` are ignored here."""
     inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    head = getattr(model, ANSWERABILITY, None)
+    if not isinstance(head, nn.Module):
+        outputs = model(**inputs)
+        return SimpleNamespace(start_logits=outputs.start_logits, end_logits=outputs.end_logits, answerable_logits=None)
     hidden = model.base_model(**inputs)[0]
     logits = model.get_submodule("qa_outputs")(hidden)
     start, end = logits[..., 0].contiguous(), logits[..., 1].contiguous()
-    head = getattr(model, ANSWERABILITY, None)
-    answerable = head(hidden[:, 0]).squeeze(-1) if isinstance(head, nn.Module) else None
-    return SimpleNamespace(start_logits=start, end_logits=end, answerable_logits=answerable)
+    return SimpleNamespace(start_logits=start, end_logits=end, answerable_logits=head(hidden[:, 0]).squeeze(-1))
 
 
 def reader_loss(outputs: SimpleNamespace, batch: dict[str, torch.Tensor], answerability_weight: float) -> torch.Tensor:
