@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test test-fast lint install index browser eval loadtest bench clean
+.PHONY: run test test-fast lint install index browser eval loadtest bench docs clean
 
 run: install index
 	$(PY) -m cli serve
@@ -51,6 +51,11 @@ eval: install index
 
 loadtest: install index
 	$(PY) bench/loadtest.py
+
+# The README's score table and screenshot, regenerated: the eval over both gold files, then the page answering
+# a question in Chromium (docs/make_docs.py). Commit README.md and docs/images/answer.png afterwards.
+docs: install index browser
+	$(PY) docs/make_docs.py
 
 clean:
 	rm -rf index .index.tmp-* .index.old eval/report

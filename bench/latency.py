@@ -10,8 +10,8 @@ way in the same run; ``pipeline / bare`` is what everything around the model cos
 cached in ``bench/.cache``), with ``--questions`` seeded questions, scored EM/F1 against their answers.
 
 ``--compare-reader DIR``: the shipped pipeline (with ``models/rereader`` when that holds a reader) against
-one with reader DIR alone, interleaved question by question in one process (issue 12's rule: a new reader
-may not raise the warm p50). With ``--compare-rereader DIR`` the candidate pipeline is ``--compare-reader``
+one with reader DIR alone, interleaved question by question in one process (the rule for shipping a new
+reader: it may not raise the warm p50). With ``--compare-rereader DIR`` the candidate pipeline is ``--compare-reader``
 (default: the shipped reader) with reader DIR re-reading the questions it is unsure of.
 
 ``--cold``: ``qa ask QUESTION`` in a new process, ``--cold-runs`` times, without and then with a running

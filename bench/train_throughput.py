@@ -3,7 +3,7 @@
 ``python bench/train_throughput.py [--models DIR ...] [--steps N]`` times full training steps (forward,
 backward, AdamW) of a question-answering head on each base model, batch 32 at the training run's mean
 window length, with random token ids (speed does not depend on the words). Writes
-``bench/results/train_throughput.json``. The issue asks for this figure before a bigger base model is
+``bench/results/train_throughput.json``. This is the figure to know before a bigger base model is
 ruled out: at N windows/s, one epoch of SQuAD 1.1 train (about 142,000 windows with our negatives) takes
 142,000 / N seconds.
 """

@@ -11,8 +11,8 @@ from tests.conftest import CORPUS_DIR, PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 
-# Regression floors, set below the figures measured when the reader was last shipped (eval/RESULTS.md);
-# the targets are higher and are tracked in the report, not asserted here.
+# Regression floors, set below the figures measured when the reader was last shipped (docs/evaluation.md);
+# the targets are higher and are tracked in the report, not asserted here.
 FLOORS = {"F1": 0.70, "NoAns_accuracy": 0.70, "citation_accuracy": 0.90, "retrieval_recall@5": 0.95}
 
 

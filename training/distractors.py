@@ -1,4 +1,4 @@
-"""Distractor sentences for reader training (Reader v3 recipe, issue 12), after AddSent (Jia and Liang
+"""Distractor sentences for reader training (the Reader v3 recipe), after AddSent (Jia and Liang
 2017): the paragraph gets one more sentence that looks like the answer's sentence but states another fact,
 so a reader that matches words instead of meaning picks the wrong span.
 

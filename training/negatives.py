@@ -1,5 +1,5 @@
 """More kinds of unanswerable training questions, made from answerable SQuAD 1.1 questions over their own
-paragraph (Reader v2, issue 12). Each takes a question that the paragraph answers and changes what it
+paragraph (the Reader v2 recipe). Each takes a question that the paragraph answers and changes what it
 asks so that the paragraph no longer does, the way people's near-miss questions do:
 
 * ``negate_question``: "Who was the first ...?" -> "Who was not the first ...?";
