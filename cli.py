@@ -1,4 +1,5 @@
-"""The ``qa`` command: ``index``, ``search``, ``ask``, ``serve`` and ``eval``.
+"""The ``qa`` command: ``index``, ``search``, ``ask``, ``add``, ``remove``, ``serve`` and ``eval``, and for a
+served team ``users``, ``tokens``, ``audit`` and ``feedback``.
 
 It sits at the top of the house, beside the page (``app.py``) and the eval (``eval/``): it imports them,
 never the other way round. Errors the library expects become one-line messages with exit status 2;
@@ -27,6 +28,8 @@ from qa.defaults import (
     default_milvus_uri,
     default_store,
 )
+from qa.team import ROLES, TeamStore
+from qa.version import version
 
 
 def _marked(passage: str, start: int, end: int) -> str:
@@ -136,6 +139,7 @@ def _ask_server(args: argparse.Namespace) -> dict | None:
     url = os.environ.get("QA_SERVER_URL", DEFAULT_SERVER_URL).rstrip("/")
     if args.local or url.lower() in ("", "none", "off"):
         return None
+    token = os.environ.get("QA_TOKEN", "").strip()
     params = {
         "q": args.question,
         "index": str(Path(args.index or default_index_dir()).resolve()),
@@ -145,13 +149,21 @@ def _ask_server(args: argparse.Namespace) -> dict | None:
         params["k"] = str(args.k)
     if args.mode is not None:
         params["mode"] = args.mode
-    request = f"{url}/api/answer?{urllib.parse.urlencode(params)}"
+    request = urllib.request.Request(f"{url}/api/answer?{urllib.parse.urlencode(params)}")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             return json.loads(response.read().decode("utf-8"))
     except urllib.error.HTTPError as error:
         if error.code == 400:  # the question or an option was refused: the same error as in-process
             raise ServerRefusedError(json.loads(error.read().decode("utf-8"))["error"]) from None
+        if error.code in (401, 403):  # a server for a team: answering here instead would go round its sign-in
+            why = "the token in $QA_TOKEN was refused" if token else "it needs a token and $QA_TOKEN is not set"
+            raise ServerRefusedError(
+                f"the server at {url} refused the question ({error.code}: {why}). Set QA_TOKEN to a token from "
+                "qa tokens add NAME, or answer in this process with --local."
+            ) from None
         return None  # another index (409), or not our server (404)
     except (OSError, ValueError):
         return None  # nothing listening, or not answering JSON
@@ -197,9 +209,36 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _team(args: argparse.Namespace) -> TeamStore:
+    """The team file of the ``--index`` folder (default: $QA_INDEX or ./index)."""
+    return TeamStore.for_index(args.index or default_index_dir())
+
+
+def _system_user() -> str:
+    """The operating-system user running the command (the audit trail's "who" on the command line)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name: a container without a user entry, say
+        return f"uid {os.getuid()}"
+
+
+def _audit(args: argparse.Namespace, action: str, target: str, ok: bool, outcome: str) -> None:
+    """A line in the audit trail under the operating-system user's name. A trail that cannot be written is
+    warned about; the change has happened all the same."""
+    try:
+        _team(args).record(
+            user=_system_user(), via="command line", action=action, target=target, ok=ok, outcome=outcome
+        )
+    except Exception as error:  # an unwritable folder, a locked or damaged file
+        print(f"warning: the audit trail could not be written ({error})", file=sys.stderr)
+
+
 def cmd_add(args: argparse.Namespace) -> int:
     """Copy files into the corpus folder (checked and named safely as the page's upload does); the next
-    ``qa index``, or a running ``qa serve`` within seconds, indexes them."""
+    ``qa index``, or a running ``qa serve`` within seconds, indexes them. Each file goes into the audit
+    trail under the operating-system user's name."""
     from embeddings.corpus import add_file
 
     corpus = Path(args.corpus) if args.corpus else default_corpus_dir()
@@ -210,12 +249,16 @@ def cmd_add(args: argparse.Namespace) -> int:
             added = add_file(corpus, path.name, path.read_bytes())
         except OSError as error:
             print(f"error: {name} could not be read ({error.strerror or error})", file=sys.stderr)
+            _audit(args, "add", path.name, False, f"could not be read ({error.strerror or error})")
             status = 2
             continue
         except ValueError as error:  # FileRejectedError: too large, unsupported, unreadable
             print(f"error: {error}", file=sys.stderr)
+            _audit(args, "add", path.name, False, f"refused: {error}")
             status = 2
             continue
+        count = len(added.documents)
+        _audit(args, "add", path.name, True, f"added as {added.path.name} ({count} document{'s' * (count != 1)})")
         print(f"Added {added.path} ({len(added.documents)} documents).")
         for skipped in added.skipped:
             print(f"  skipped {skipped.path}: {skipped.reason}")
@@ -223,12 +266,132 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    """Move a corpus file to the corpus folder's .trash folder, out of the index's sight."""
+    """Move a corpus file to the corpus folder's .trash folder, out of the index's sight (audited as
+    ``qa add`` is)."""
     from embeddings.corpus import remove_file
+    from qa.errors import USER_ERRORS
 
     corpus = Path(args.corpus) if args.corpus else default_corpus_dir()
-    kept = remove_file(corpus, args.file)
+    try:
+        kept = remove_file(corpus, args.file)
+    except USER_ERRORS as error:
+        _audit(args, "remove", args.file, False, f"refused: {error}")
+        raise
+    _audit(args, "remove", args.file, True, f"moved to {kept.parent.name}/{kept.name}")
     print(f"Removed {args.file} (kept as {kept}).")
+    return 0
+
+
+def _password(args: argparse.Namespace) -> str:
+    """The password for ``qa users add`` / ``passwd``: one line from stdin with ``--password-stdin``, else
+    typed twice on the terminal (never echoed). Raises ``InvalidUserError`` when neither is possible or
+    the two differ."""
+    import getpass
+
+    from qa.team import InvalidUserError, check_password
+
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        return check_password(password.removesuffix("\r"))
+    if not sys.stdin.isatty():
+        raise InvalidUserError("No terminal to ask for the password on: pass it on one line with --password-stdin.")
+    password = check_password(getpass.getpass(f"Password for {args.name}: "))
+    if getpass.getpass("The same password again: ") != password:
+        raise InvalidUserError("The two passwords differ; nothing was changed.")
+    return password
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    """``qa users add|list|remove|passwd``: the people who may use a served page, and their roles."""
+    team = _team(args)
+    if args.action == "list":
+        rows = team.users()
+        if not rows:
+            print(f"No users in {team.path}: a server on 127.0.0.1 is open to this machine without sign-in.")
+        for row in rows:
+            print(
+                f"{row.name}\t{row.role}\tadded {row.created}\tlast sign-in {row.last_signin or 'never'}\t"
+                f"{row.tokens} token{'s' if row.tokens != 1 else ''}"
+            )
+        return 0
+    if args.action == "add":
+        team.add_user(args.name, args.role, _password(args))
+        outcome, done = f"added as {args.role}", f"Added {args.name} ({args.role}) to {team.path}."
+    elif args.action == "passwd":
+        team.set_password(args.name, _password(args))
+        outcome, done = "password changed; their sign-in sessions ended", f"Changed the password of {args.name}."
+    else:
+        team.remove_user(args.name)
+        outcome, done = "removed, with their tokens and sessions", f"Removed {args.name}."
+    words = {"add": "add user", "passwd": "change password", "remove": "remove user"}[args.action]
+    team.record(user=_system_user(), via="command line", action=words, target=args.name, ok=True, outcome=outcome)
+    print(done)
+    return 0
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    """``qa tokens add|list|revoke``: API tokens for ``/api/answer`` and ``qa ask`` ($QA_TOKEN)."""
+    team = _team(args)
+    if args.action == "list":
+        rows = team.tokens(args.name)
+        if not rows:
+            print("No tokens.")
+        for row in rows:
+            label = f"\t{row.label}" if row.label else ""
+            print(f"{row.token_id}\t{row.user}\tcreated {row.created}\tlast used {row.last_used or 'never'}{label}")
+        return 0
+    user = _system_user()
+    if args.action == "add":
+        token_id, token = team.add_token(args.name, label=args.label or "")
+        team.record(user=user, via="command line", action="add token", target=args.name, ok=True, outcome=token_id)
+        print(f"Token {token_id} for {args.name} (shown this once; keep it like a password):", file=sys.stderr)
+        print(token)
+        return 0
+    row = team.revoke_token(args.token)
+    team.record(user=user, via="command line", action="revoke token", target=row.user, ok=True, outcome=row.token_id)
+    print(f"Revoked {row.token_id} of {row.user}.")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Print the audit trail, newest first: when, who, from where, what, which file or user, the outcome."""
+    rows = _team(args).audit(limit=args.limit)
+    if not rows:
+        print("Nothing recorded yet.")
+    for row in rows:
+        print(f"{row.at}\t{row.user}\t{row.via}\t{row.action}\t{row.target}\t{row.outcome}")
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    """``qa feedback list``: people's verdicts on answers; ``qa feedback export --out F.jsonl``: them as gold
+    pairs for ``python -m eval --gold F.jsonl`` (bare "wrong" verdicts are listed for review instead)."""
+    from qa.team import VERDICT_WORDS
+
+    team = _team(args)
+    if args.action == "list":
+        rows = team.feedback(limit=args.limit)
+        if not rows:
+            print("No feedback yet.")
+        for row in rows:
+            said = (
+                f"the answer is “{row.span}” ({row.span_doc})"
+                if row.verdict == "answer_is"
+                else VERDICT_WORDS[row.verdict]
+            )
+            cited = f" [{row.citation['doc_id']}, paragraph {row.citation['paragraph']}]" if row.citation else ""
+            given = "no answer" if row.answer is None else f"“{row.answer}”{cited}"
+            print(f"{row.row_id}\t{row.at}\t{row.user}\t{row.question}\tgave {given}\t{said}")
+        return 0
+    report = team.export_gold(args.out, replace=args.force)
+    print(f"Wrote {report.written} gold question{'s' if report.written != 1 else ''} to {args.out}.")
+    if report.superseded:
+        print(f"{report.superseded} earlier verdict(s) on the same questions were replaced by later ones.")
+    if report.for_review:
+        print(f"{len(report.for_review)} answer(s) marked wrong without the right one, for review (not written):")
+        for row in report.for_review:
+            print(f"  {row.row_id}\t{row.user}\t{row.question}\tgave {row.answer!r}")
     return 0
 
 
@@ -237,7 +400,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app import serve
 
     serve(
-        host=args.host, port=args.port, index_dir=args.index, corpus_dir=args.corpus, watch_seconds=args.watch_seconds
+        host=args.host,
+        port=args.port,
+        index_dir=args.index,
+        corpus_dir=args.corpus,
+        watch_seconds=args.watch_seconds,
+        no_auth=args.no_auth,
+        behind_https=args.behind_https,
     )
     return 0
 
@@ -269,6 +438,7 @@ def _positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The ``qa`` argument parser with its subcommands (each one's help is also its description)."""
     parser = argparse.ArgumentParser(prog="qa", description="Offline extractive question answering over corpus/.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, summary: str) -> argparse.ArgumentParser:
@@ -342,12 +512,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.set_defaults(handler=cmd_ask)
 
     add = command("add", "add files to the corpus folder (.txt .md .html .pdf .jsonl .csv)")
-    add.add_argument("--corpus", default=None, help="corpus folder (default: $QA_CORPUS or ./corpus)")
+    paths(add)
     add.add_argument("files", nargs="+", help="the files to add (each checked; a refused one is named with why)")
     add.set_defaults(handler=cmd_add)
 
     remove = command("remove", "move a corpus file to the corpus folder's .trash")
-    remove.add_argument("--corpus", default=None, help="corpus folder (default: $QA_CORPUS or ./corpus)")
+    paths(remove)
     remove.add_argument("file", help="the file's path inside the corpus folder, as the page's File column shows it")
     remove.set_defaults(handler=cmd_remove)
 
@@ -361,7 +531,82 @@ def build_parser() -> argparse.ArgumentParser:
         default=2.0,
         help="how often to look for changed corpus files and index them while serving (default 2; 0: never)",
     )
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="with no users, serve an address other than 127.0.0.1 without sign-in (anyone who reaches it can "
+        "change the corpus); once users exist, everyone signs in anyway",
+    )
+    serve.add_argument(
+        "--behind-https",
+        action="store_true",
+        help="an HTTPS reverse proxy stands in front: mark cookies Secure (also done when the proxy sends "
+        "X-Forwarded-Proto: https)",
+    )
     serve.set_defaults(handler=cmd_serve)
+
+    def team_file(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--index", default=None, help="the index folder whose team file (INDEX.team.sqlite beside it) to use"
+        )
+
+    def password_stdin(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--password-stdin", action="store_true", help="read the password from one line of stdin, not a terminal"
+        )
+
+    users = command("users", "the people who may use a served page: add, list, remove, passwd")
+    user_actions = users.add_subparsers(dest="action", required=True)
+    user_add = user_actions.add_parser("add", help="add a user (the first must be an admin)")
+    user_add.add_argument("name", help="1-64 letters, digits and . _ @ -")
+    user_add.add_argument(
+        "--role",
+        choices=ROLES,
+        required=True,
+        help="reader: asks, searches, reads; editor: also adds and removes documents; admin: also manages users "
+        "and sees the audit trail",
+    )
+    password_stdin(user_add)
+    user_list = user_actions.add_parser("list", help="list the users and their roles")
+    user_remove = user_actions.add_parser("remove", help="remove a user with their tokens and sessions")
+    user_remove.add_argument("name")
+    user_passwd = user_actions.add_parser("passwd", help="set a user's password (their sessions end)")
+    user_passwd.add_argument("name")
+    password_stdin(user_passwd)
+    for sub in (user_add, user_list, user_remove, user_passwd):
+        team_file(sub)
+    users.set_defaults(handler=cmd_users)
+
+    tokens = command("tokens", "API tokens for /api/answer and qa ask ($QA_TOKEN): add, list, revoke")
+    token_actions = tokens.add_subparsers(dest="action", required=True)
+    token_add = token_actions.add_parser("add", help="make a token for a user and print it (only this once)")
+    token_add.add_argument("name", help="the user the token acts as (with their role)")
+    token_add.add_argument("--label", default=None, help="what the token is for, shown by qa tokens list")
+    token_list = token_actions.add_parser("list", help="list the tokens (ids, never the tokens themselves)")
+    token_list.add_argument("name", nargs="?", default=None, help="only this user's")
+    token_revoke = token_actions.add_parser("revoke", help="revoke a token")
+    token_revoke.add_argument("token", help="its id (t-..., from qa tokens list) or the token itself")
+    for sub in (token_add, token_list, token_revoke):
+        team_file(sub)
+    tokens.set_defaults(handler=cmd_tokens)
+
+    audit = command("audit", "show who added or removed which file (and changed users), newest first")
+    team_file(audit)
+    audit.add_argument("--limit", type=_positive_int, default=None, help="only the newest N lines")
+    audit.set_defaults(handler=cmd_audit)
+
+    feedback = command("feedback", "people's verdicts on answers: list them, or export them as gold pairs")
+    feedback_actions = feedback.add_subparsers(dest="action", required=True)
+    feedback_list = feedback_actions.add_parser("list", help="list the feedback, oldest first")
+    feedback_list.add_argument("--limit", type=_positive_int, default=None, help="only the newest N")
+    feedback_export = feedback_actions.add_parser(
+        "export", help="write gold pairs in eval/gold.jsonl's schema (score them with python -m eval --gold F)"
+    )
+    feedback_export.add_argument("--out", required=True, help="the .jsonl file to write")
+    feedback_export.add_argument("--force", action="store_true", help="replace the file if it exists")
+    for sub in (feedback_list, feedback_export):
+        team_file(sub)
+    feedback.set_defaults(handler=cmd_feedback)
 
     evaluate = command("eval", "score the system on gold question sets")
     paths(evaluate)
@@ -380,13 +625,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``qa`` console script; returns the exit status."""
     from qa.errors import USER_ERRORS
+    from qa.team import TeamError
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # this process never reaches for a model hub
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = build_parser().parse_args(argv)
+    expected: tuple[type[Exception], ...] = (*USER_ERRORS, TeamError)
     try:
         return int(args.handler(args))
-    except USER_ERRORS as error:
+    except expected as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
