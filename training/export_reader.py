@@ -260,7 +260,7 @@ def choose_threshold(margins: np.ndarray, f1s: np.ndarray, answerable: np.ndarra
     return best
 
 
-ANSWERABILITY_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+ANSWERABILITY_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0)
 
 
 def choose_weight_and_threshold(
