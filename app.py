@@ -397,11 +397,14 @@ def _team_of(index_dir: PathLike) -> TeamStore:
     return TeamStore.for_index(index_dir if index_dir is not None else default_index_dir())
 
 
-def page_user(request: Any) -> TeamUser:
-    """Who is behind a page event: the user the guard let through (``guard.request_user``), or, on a page
-    served without the guard, an anonymous admin (the page then works as it did before there were users)."""
+def page_user(request: Any, team: TeamStore) -> TeamUser | None:
+    """Who is behind a page event: the user the guard let through (``guard.request_user``); with none, an
+    anonymous admin while ``team`` has no users (a page served without the guard then works as it did
+    before there were users), else None: the handler refuses."""
     user = request_user(request)
-    return user if user is not None else TeamUser("anonymous", ADMIN, signed_in=False)
+    if user is not None:
+        return user
+    return None if team.has_users() else TeamUser("anonymous", ADMIN, signed_in=False)
 
 
 def render_who(user: TeamUser | None) -> str:
@@ -751,11 +754,11 @@ def build_page(
         gr.HTML(page_footer(), elem_id="qa-footer")
 
         def on_load(request: Any) -> tuple[str, Any, Any, str, Any, str]:
-            user = page_user(request)
-            admin = user.may(ADMIN)
+            user = page_user(request, store)
+            admin = user is not None and user.may(ADMIN)
             return (
                 render_who(user),
-                gr.update(visible=user.may(EDITOR)),
+                gr.update(visible=user is not None and user.may(EDITOR)),
                 gr.update(visible=admin),
                 render_audit(store.audit(limit=AUDIT_SHOWN), limit=AUDIT_SHOWN) if admin else "",
                 gr.update(visible=admin),
@@ -792,7 +795,10 @@ def build_page(
                 answer = seal.open(sealed)
                 if answer is None and sealed:
                     return render_error("This answer was given before the server restarted: ask again, then mark it.")
-                return give_feedback(verdict, answer, selected, user=page_user(request), team=store)
+                user = page_user(request, store)
+                if user is None:
+                    return refused(user, READER)
+                return give_feedback(verdict, answer, selected, user=user, team=store)
 
             return _with_request(gr, on_feedback)
 
@@ -819,13 +825,15 @@ def build_page(
                 gr.update(choices=source_files(**paths)),
             )
 
-        def refused(user: TeamUser, needed: str) -> str:
+        def refused(user: TeamUser | None, needed: str) -> str:
+            if user is None:
+                return render_error("Sign in first (/signin).")
             return render_error(f"Only an {needed} may do this; you are signed in as a {user.role}.")
 
         @_needs(EDITOR)
         def on_upload(uploaded: list[str] | None, request: Any) -> str:
-            user = page_user(request)
-            if not user.may(EDITOR):
+            user = page_user(request, store)
+            if user is None or not user.may(EDITOR):
                 return refused(user, EDITOR)
             message = upload(uploaded, corpus_dir=corpus_dir, live=watcher is not None, actor=user.name, team=store)
             if watcher is not None:
@@ -834,8 +842,8 @@ def build_page(
 
         @_needs(EDITOR)
         def on_remove(source: str | None, request: Any) -> tuple[str, Any]:
-            user = page_user(request)
-            if not user.may(EDITOR):
+            user = page_user(request, store)
+            if user is None or not user.may(EDITOR):
                 return refused(user, EDITOR), gr.update()
             message = remove(source, corpus_dir=corpus_dir, actor=user.name, team=store)
             if watcher is not None:
@@ -849,8 +857,8 @@ def build_page(
 
         @_needs(ADMIN)
         def on_audit(request: Any) -> str:
-            user = page_user(request)
-            if not user.may(ADMIN):
+            user = page_user(request, store)
+            if user is None or not user.may(ADMIN):
                 return refused(user, ADMIN)
             return render_audit(store.audit(limit=AUDIT_SHOWN), limit=AUDIT_SHOWN)
 
@@ -859,8 +867,8 @@ def build_page(
         def user_handler(action: str) -> Callable[..., tuple[str, str, str, str]]:
             @_needs(ADMIN)
             def on_user(name: str, role: str, password: str, repeat: str, request: Any) -> tuple[str, str, str, str]:
-                user = page_user(request)
-                if not user.may(ADMIN):
+                user = page_user(request, store)
+                if user is None or not user.may(ADMIN):
                     return refused(user, ADMIN), "", "", ""
                 message = manage_user(action, name, role, password, repeat, actor=user, team=store)
                 # The password boxes are emptied whatever happened: a password is never left on the page.
@@ -949,6 +957,7 @@ def build_app(
     import gradio as gr
     from fastapi import FastAPI
     from fastapi.responses import HTMLResponse, JSONResponse
+    from starlette.middleware.cors import CORSMiddleware
 
     store = team if team is not None else _team_of(index_dir)
     api = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
@@ -988,6 +997,9 @@ def build_app(
         show_error=False,
         run_history=False,  # no record of other people's questions kept in a shared browser
     )
+    # No cross-origin reads: with this in the parent app, Gradio's own CORS middleware stands aside (it
+    # would allow any origin, with credentials, on a server not addressed as localhost).
+    app.add_middleware(CORSMiddleware, allow_origins=[])
     app.add_middleware(TeamGuard, settings=settings)  # added last, so it runs first, before Gradio's own
     return app
 

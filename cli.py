@@ -125,13 +125,27 @@ DEFAULT_SERVER_URL = "http://127.0.0.1:7860"
 
 
 class ServerRefusedError(Exception):
-    """A running server refused the question; its message says why."""
+    """A running server refused the question, or the question cannot be sent to it safely; the message
+    says why."""
+
+
+def _is_loopback_name(host: str) -> bool:
+    """True for localhost or a loopback address: a server on this machine."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _ask_server(args: argparse.Namespace) -> dict | None:
     """The answer from a running ``qa serve`` over the same index and corpus, as ``Answer.to_dict()``; None
     when no such server answers (then the caller answers in this process). A server that refuses the
-    question (bad input) raises ``ServerRefusedError`` with its message."""
+    question (bad input) raises ``ServerRefusedError`` with its message, as does a token that would travel
+    over plain http to another machine."""
     import urllib.error
     import urllib.parse
     import urllib.request
@@ -151,7 +165,14 @@ def _ask_server(args: argparse.Namespace) -> dict | None:
         params["mode"] = args.mode
     request = urllib.request.Request(f"{url}/api/answer?{urllib.parse.urlencode(params)}")
     if token:
-        request.add_header("Authorization", f"Bearer {token}")
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != "https" and not _is_loopback_name(parts.hostname or ""):
+            raise ServerRefusedError(
+                f"not sending $QA_TOKEN to {url} over plain http, where anyone on the way could read it: use "
+                "an https:// address in QA_SERVER_URL (plain http is only for a server on this machine)."
+            )
+        # Not copied onto a redirect: the token goes only to the server it was meant for.
+        request.add_unredirected_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             return json.loads(response.read().decode("utf-8"))

@@ -41,6 +41,8 @@ SIGNIN_COOKIE = "qa_signin"  # the sign-in form's anti-forgery value, also sent 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_EVENT_BODY = 4_000_000  # bytes of an event call read to find which event it is
 MAX_FORM_BODY = 16_000
+SCRYPT_THREADS = 2  # password checks at once (128 MiB each), apart from the threads every other request uses
+FORWARDED_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")  # a proxy passed the request on
 GET = frozenset({"GET", "HEAD"})
 POST = frozenset({"POST"})
 ANY: frozenset[str] = frozenset()
@@ -58,6 +60,8 @@ ROUTE_RULES: tuple[tuple[re.Pattern[str], frozenset[str], str], ...] = tuple(
         (r"/(static|assets|svelte)/.*|/pwa_icon(/[^/]+)?|/openapi\.json", GET, READER),
         (rf"{_API}/(deep_link|user/?|login_check/?|token/?|app_id/?|info/?|openapi\.json|theme\.css)", GET, READER),
         (rf"{_API}/(startup-events|queue/data|queue/status|heartbeat/[^/]+|custom_component/.+)", GET, READER),
+        # Gradio fetches a URL given as the "file" (any scheme): an offline server fetches nothing for anyone.
+        (rf"{_API}/file=[A-Za-z][A-Za-z0-9+.-]*:.*", ANY, CLOSED),
         (rf"{_API}/(file=.*|file/.*|stream/.+|call/(v2/)?[^/]+/[^/]+)", GET, READER),
         # Calls of events: the role depends on the event.
         (rf"{_API}/(queue/join|(run|api|call|call/v2)/[^/]+/?)", POST, EVENT),
@@ -113,7 +117,8 @@ class EventRoles:
 class GuardSettings:
     """How the guard treats requests. ``open_to``: with no users, serve without sign-in to requests for
     this machine ("local": Host must name a loopback address, so a web page cannot reach the server through
-    a rebound DNS name), to anyone ("anyone", ``--no-auth``), or to no one ("nobody"). ``secure_cookies``:
+    a rebound DNS name, and the request must come from a loopback address with no proxy's forwarding
+    header), to anyone ("anyone", ``--no-auth``), or to no one ("nobody"). ``secure_cookies``:
     mark cookies Secure even when the request did not arrive over HTTPS (the server sits behind an HTTPS
     proxy that does not say so)."""
 
@@ -169,6 +174,18 @@ def is_local_host(host_header: str) -> bool:
         return True
     try:
         return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_direct_local_request(scope: Scope, headers: dict[str, str]) -> bool:
+    """True for a request from a program on this machine itself: a loopback client address (uvicorn puts
+    the real client's there when a local proxy sends ``X-Forwarded-For``) and no header by which a proxy
+    says it passed the request on (``X-Forwarded-For``, ``Forwarded``, ``X-Real-IP``)."""
+    if any(name in headers for name in FORWARDED_HEADERS):
+        return False
+    try:
+        return ip_address(_client(scope)).is_loopback
     except ValueError:
         return False
 
@@ -310,11 +327,14 @@ class TeamGuard:
 
     def _open_user(self, scope: Scope, headers: dict[str, str]) -> TeamUser | None:
         """With no users, whoever reaches an open server (as an admin: the page works as it always did);
-        None when sign-in is needed."""
+        None when sign-in is needed. "local" means a request from this machine, for this machine: a proxy
+        on this machine passing on others' requests does not make them local."""
         open_to = self.settings.open_to
         if open_to == "nobody" or self.settings.team.has_users():
             return None
-        if open_to == "local" and not is_local_host(headers.get("host", "")):
+        if open_to == "local" and not (
+            is_local_host(headers.get("host", "")) and is_direct_local_request(scope, headers)
+        ):
             return None
         return TeamUser(f"anonymous@{_client(scope)}", ADMIN, signed_in=False)
 
@@ -413,13 +433,19 @@ def signout_page() -> str:
 def add_signin_routes(api: Any, settings: GuardSettings) -> None:
     """Add ``GET``/``POST /signin`` and ``GET``/``POST /signout`` to the FastAPI app ``api``.
 
-    Signing in checks the form's anti-forgery value against its cookie, then the throttle (``429`` with
-    ``Retry-After`` while a name or address must wait), then the password; success starts a session
-    (cookie ``qa_session``: HttpOnly, SameSite=Strict, Secure over HTTPS) and redirects to ``next``."""
-    from anyio import to_thread
+    Signing in refuses a form over ``MAX_FORM_BODY`` bytes (``413``, without reading past the limit),
+    checks the form's anti-forgery value against its cookie, then the throttle (``429`` with
+    ``Retry-After`` while a name or address must wait; otherwise the try is counted as failed before the
+    password is checked), then the password, ``SCRYPT_THREADS`` checks at a time; success clears the count,
+    starts a session (cookie ``qa_session``: HttpOnly, SameSite=Strict, Secure over HTTPS) and redirects to
+    ``next``."""
+    from anyio import CapacityLimiter, to_thread
     from fastapi.responses import HTMLResponse, RedirectResponse
 
     team, throttle = settings.team, settings.throttle
+    # Password checks get threads of their own: a flood of sign-ins waits here, not in the pool that every
+    # other request (the guard's own look-ups included) needs.
+    password_checks = CapacityLimiter(SCRYPT_THREADS)
 
     def form_response(request: Request, status: int, **fields: str) -> HTMLResponse:
         token = secrets.token_urlsafe(24)
@@ -451,8 +477,11 @@ def add_signin_routes(api: Any, settings: GuardSettings) -> None:
 
     @api.post("/signin")
     async def signin(request: Request) -> Any:
-        raw = await request.body()
-        if len(raw) > MAX_FORM_BODY:
+        declared = request.headers.get("content-length", "")
+        raw = None
+        if not (declared.isdigit() and int(declared) > MAX_FORM_BODY):
+            raw = await _read_body(request.receive, MAX_FORM_BODY)
+        if raw is None:
             return form_response(request, 413, next_path="/", message="The form is too large.")
         form = {key: values[0] for key, values in parse_qs(raw.decode("utf-8", "replace")).items()}
         name, password = form.get("name", "").strip(), form.get("password", "")
@@ -464,7 +493,7 @@ def add_signin_routes(api: Any, settings: GuardSettings) -> None:
                 request, 400, next_path=next_path, name=name, message="The sign-in form expired: please try again."
             )
         address = request.client.host if request.client else "unknown"
-        wait = throttle.wait_seconds(name, address)
+        wait = throttle.begin(name, address)  # from here on, this try counts as failed until it succeeds
         if wait > 0:
             seconds = math.ceil(wait)
             response = form_response(
@@ -476,7 +505,11 @@ def add_signin_routes(api: Any, settings: GuardSettings) -> None:
             )
             response.headers["Retry-After"] = str(seconds)
             return response
-        user = await to_thread.run_sync(team.authenticate, name, password) if name and password else None
+        user = (
+            await to_thread.run_sync(team.authenticate, name, password, limiter=password_checks)
+            if name and password
+            else None
+        )
         if user is None:
             delay = math.ceil(throttle.failed(name, address))
             return form_response(

@@ -36,10 +36,12 @@ SESSION_IDLE_SECONDS = 12 * 3600  # a sign-in session ends after 12 hours withou
 MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_CHARS = 1024
 TOKEN_PREFIX = "qa_"
-# scrypt at N=2^15, r=8, p=1: 32 MiB and about 0.1 s a hash on one core. The parameters are stored with
-# every hash, so raising them later only affects passwords set afterwards.
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
-SCRYPT_MAXMEM = 64 * 1024 * 1024
+# scrypt at N=2^17, r=8, p=1 (OWASP's minimum): 128 MiB and about half a second a hash on one core. The
+# parameters are stored with every hash, so hashes made with other ones still verify, and raising them
+# later only affects passwords set afterwards. SCRYPT_MAXMEM bounds what any stored hash may ask for: a
+# hash needing more is an error (``PasswordHashError``), never a wrong password.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
+SCRYPT_MAXMEM = 256 * 1024 * 1024
 _NAME = re.compile(r"[^\W_][\w.@-]{0,63}")
 _TOUCH_SECONDS = 60  # a session's or token's last use is written at most once a minute
 
@@ -131,6 +133,11 @@ class ExportExistsError(TeamError, FileExistsError):
 
 class TeamFileError(TeamError):
     """The team file cannot be used: damaged, not a database, locked for too long, or unwritable."""
+
+
+class PasswordHashError(TeamError):
+    """A stored password hash whose scrypt parameters this server cannot compute (more memory than
+    ``SCRYPT_MAXMEM``, or values scrypt refuses): no password can be checked against it."""
 
 
 class OpenServerError(TeamError):
@@ -258,24 +265,36 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, stored: str) -> bool:
-    """True when ``password`` hashes to ``stored`` (as ``hash_password`` wrote it); False for anything else,
-    a damaged hash included."""
+    """True when ``password`` hashes to ``stored`` (as ``hash_password`` wrote it, with any parameters);
+    False for another password or a damaged hash. Raises ``PasswordHashError`` (and logs it) when scrypt
+    cannot compute a well-formed hash's parameters: that is the server's limit, not a wrong password."""
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
             return False
         expected = base64.b64decode(digest, validate=True)
+        salt_bytes = base64.b64decode(salt, validate=True)
+        cost, block, parallel = int(n), int(r), int(p)
+    except (ValueError, TypeError):
+        return False
+    if not expected or cost < 2 or cost & (cost - 1) or block < 1 or parallel < 1:
+        return False  # damaged: no hash_password wrote this
+    try:
         actual = hashlib.scrypt(
             password.encode("utf-8"),
-            salt=base64.b64decode(salt, validate=True),
-            n=int(n),
-            r=int(r),
-            p=int(p),
+            salt=salt_bytes,
+            n=cost,
+            r=block,
+            p=parallel,
             maxmem=SCRYPT_MAXMEM,
             dklen=len(expected),
         )
-    except (ValueError, TypeError, MemoryError):
-        return False
+    except (ValueError, MemoryError) as error:
+        LOG.error("a stored password hash (scrypt N=%s, r=%s, p=%s) cannot be checked: %s", n, r, p, error)
+        raise PasswordHashError(
+            f"A stored password hash uses scrypt N={n}, r={r}, p={p}, which this server cannot compute "
+            f"({error}): raise SCRYPT_MAXMEM in qa/team.py, or set the password again (qa users passwd)."
+        ) from error
     return hmac.compare_digest(actual, expected)
 
 
@@ -720,8 +739,10 @@ class TeamStore:
 class SignInThrottle:
     """Slows guessing: after the n-th failed sign-in in a row for a user name, or from an address, that name
     (or address) may try again only after ``min(base * 2**(n-1), cap)`` seconds: 1, 2, 4, 8, 16, 32, then
-    60 s at most with the defaults. A success clears the name's and the address's count; a count idle for
-    ``forget_seconds`` (15 minutes) is forgotten. Kept in memory, per server process."""
+    60 s at most with the defaults. A try is counted as failed when it begins (``begin``), before its
+    password is checked, so tries sent together cannot all pass; a success clears the name's and the
+    address's count. A count idle for ``forget_seconds`` (15 minutes) is forgotten, and at most
+    ``max_entries`` counts are kept (the longest idle go first). Kept in memory, per server process."""
 
     def __init__(
         self,
@@ -729,10 +750,13 @@ class SignInThrottle:
         base_seconds: float = 1.0,
         cap_seconds: float = 60.0,
         forget_seconds: float = 900.0,
+        max_entries: int = 100_000,
         clock: Any = time.monotonic,
     ) -> None:
         self.base_seconds, self.cap_seconds, self.forget_seconds = base_seconds, cap_seconds, forget_seconds
+        self.max_entries = max_entries
         self._clock = clock
+        # (kind, name or address) -> (failures in a row, time of the last); ordered by that time, oldest first.
         self._failures: dict[tuple[str, str], tuple[int, float]] = {}
         self._lock = threading.Lock()
 
@@ -743,27 +767,53 @@ class SignInThrottle:
         """Seconds to wait after ``failures`` failed sign-ins in a row."""
         return 0.0 if failures <= 0 else min(self.base_seconds * 2 ** (failures - 1), self.cap_seconds)
 
-    def wait_seconds(self, name: str, address: str) -> float:
-        """How long this name and address must still wait before a sign-in is checked (0: go ahead)."""
-        now = self._clock()
+    def _wait(self, name: str, address: str, now: float) -> float:
         wait = 0.0
-        with self._lock:
-            for key in self._keys(name, address):
-                count, last = self._failures.get(key, (0, 0.0))
-                if count and now - last > self.forget_seconds:
-                    del self._failures[key]
-                    continue
+        for key in self._keys(name, address):
+            count, last = self._failures.get(key, (0, 0.0))
+            if count and now - last <= self.forget_seconds:
                 wait = max(wait, last + self.delay(count) - now)
         return max(wait, 0.0)
 
+    def _stamp(self, key: tuple[str, str], count: int, now: float) -> None:
+        """Set a count, keeping the table ordered by time and within its bounds."""
+        self._failures.pop(key, None)
+        self._failures[key] = (count, now)
+        while self._failures:
+            oldest = next(iter(self._failures))
+            if len(self._failures) <= self.max_entries and now - self._failures[oldest][1] <= self.forget_seconds:
+                break
+            del self._failures[oldest]
+
+    def wait_seconds(self, name: str, address: str) -> float:
+        """How long this name and address must still wait before a sign-in is checked (0: go ahead)."""
+        now = self._clock()
+        with self._lock:
+            return self._wait(name, address, now)
+
+    def begin(self, name: str, address: str) -> float:
+        """Before a password is checked: the seconds this name or address must still wait (nothing is
+        counted then), or 0 once this try is counted as a failure, in the same step, until ``succeeded``
+        clears it or ``failed`` confirms it."""
+        now = self._clock()
+        with self._lock:
+            wait = self._wait(name, address, now)
+            if wait > 0:
+                return wait
+            for key in self._keys(name, address):
+                count, last = self._failures.get(key, (0, 0.0))
+                self._stamp(key, (count if now - last <= self.forget_seconds else 0) + 1, now)
+        return 0.0
+
     def failed(self, name: str, address: str) -> float:
-        """Count a failed sign-in; returns the seconds until the next try for this name or address."""
+        """A try counted by ``begin`` failed: the wait runs from now (not from when the password check
+        began). Returns the seconds until the next try for this name or address."""
         now = self._clock()
         with self._lock:
             counts = []
             for key in self._keys(name, address):
-                count = self._failures.get(key, (0, 0.0))[0] + 1
-                self._failures[key] = (count, now)
+                count = max(self._failures.get(key, (0, 0.0))[0], 1)
+                self._stamp(key, count, now)
                 counts.append(count)
         return self.delay(max(counts))
 

@@ -4,6 +4,8 @@ guessing, and feedback exported as gold pairs that ``eval.gold`` reads."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import os
@@ -22,6 +24,7 @@ from qa.team import (
     FeedbackError,
     InvalidUserError,
     LastAdminError,
+    PasswordHashError,
     SignInThrottle,
     TeamStore,
     UnknownTokenError,
@@ -97,11 +100,29 @@ def test_a_file_open_to_others_is_made_private_again(team, caplog):
     assert "now 0600" in caplog.text
 
 
+def _scrypt_hash(password, n, r=8, p=1, maxmem=2**30):
+    """A hash in ``hash_password``'s format made with parameters of the caller's choice."""
+    salt = b"0123456789abcdef"
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=maxmem, dklen=32)
+    return f"scrypt${n}${r}${p}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
 def test_passwords_are_salted_scrypt_hashes():
     first, second = hash_password(PASSWORD), hash_password(PASSWORD)
-    assert first != second and first.startswith("scrypt$32768$8$1$")
+    assert first != second and first.startswith("scrypt$131072$8$1$")  # N=2^17, r=8, p=1
     assert verify_password(PASSWORD, first) and not verify_password(PASSWORD + "!", first)
     assert not verify_password(PASSWORD, "scrypt$broken") and not verify_password(PASSWORD, "md5$x$y$z$a$b")
+    assert not verify_password(PASSWORD, first.replace("$131072$", "$131071$"))  # damaged: not a power of 2
+
+
+def test_older_hashes_verify_and_uncomputable_ones_are_errors_not_wrong_passwords(caplog):
+    older = _scrypt_hash(PASSWORD, 2**15)  # what earlier versions wrote
+    assert verify_password(PASSWORD, older) and not verify_password("another password", older)
+    # Well formed, but N=2^20 with r=8 needs 1 GiB (128 * r * N bytes): more than the server allows.
+    needs_a_gibibyte = "$".join(["scrypt", str(2**20), "8", "1", base64.b64encode(b"s" * 16).decode(), "A" * 44])
+    with pytest.raises(PasswordHashError, match="N=1048576"):
+        verify_password(PASSWORD, needs_a_gibibyte)
+    assert "cannot be checked" in caplog.text
 
 
 def test_users_roles_and_their_limits(team):
@@ -245,18 +266,47 @@ def test_failed_sign_ins_wait_longer_and_longer():
     throttle = SignInThrottle(clock=lambda: now[0])
     assert [throttle.delay(n) for n in range(9)] == [0, 1, 2, 4, 8, 16, 32, 60, 60]
     assert throttle.wait_seconds("ann", "10.0.0.1") == 0
+    assert throttle.begin("ann", "10.0.0.1") == 0
     assert throttle.failed("ann", "10.0.0.1") == 1
     assert throttle.wait_seconds("ANN", "10.0.0.2") == 1  # the name waits, from any address
     assert throttle.wait_seconds("bob", "10.0.0.1") == 1  # and the address, for any name
     now[0] = 1.0
+    assert throttle.begin("ann", "10.0.0.1") == 0
     assert throttle.failed("ann", "10.0.0.1") == 2
     now[0] = 2.5
     assert throttle.wait_seconds("ann", "10.0.0.3") == pytest.approx(0.5)
+    assert throttle.begin("ann", "10.0.0.3") == pytest.approx(0.5)  # refused, and not counted
+    now[0] = 3.0
+    assert throttle.begin("ann", "10.0.0.1") == 0
     throttle.succeeded("ann", "10.0.0.1")
     assert throttle.wait_seconds("ann", "10.0.0.1") == 0
-    throttle.failed("bob", "10.0.0.9")
+    throttle.begin("bob", "10.0.0.9")
     now[0] += 901  # forgotten after 15 minutes without a failure
     assert throttle.wait_seconds("bob", "10.0.0.9") == 0
+    assert throttle.begin("bob", "10.0.0.9") == 0 and throttle.wait_seconds("bob", "10.0.0.9") == 1
+
+
+def test_a_sign_in_counts_as_failed_from_the_moment_it_begins():
+    now = [0.0]
+    throttle = SignInThrottle(clock=lambda: now[0])
+    # Tries sent together: only the first is let through to the password check; it counts at once.
+    assert [throttle.begin("ann", "10.0.0.1") for _ in range(16)] == [0] + [1] * 15
+    now[0] = 0.5  # the password check took half a second: the wait runs from its answer
+    assert throttle.failed("ann", "10.0.0.1") == 1
+    assert throttle.wait_seconds("ann", "10.0.0.1") == 1
+
+
+def test_the_throttle_forgets_idle_counts_and_keeps_at_most_its_limit():
+    now = [0.0]
+    throttle = SignInThrottle(clock=lambda: now[0], max_entries=100)
+    for number in range(1000):
+        now[0] += 0.001
+        throttle.begin(f"guess{number}", f"10.1.{number // 250}.{number % 250}")
+    assert len(throttle._failures) <= 100
+    assert throttle.wait_seconds("guess999", "10.9.9.9") == pytest.approx(1)  # the newest counts are kept
+    now[0] += 901
+    throttle.begin("ann", "10.0.0.1")
+    assert len(throttle._failures) == 2  # every count idle for 15 minutes went on that write
 
 
 # The command line -------------------------------------------------------------------------------------
@@ -386,3 +436,42 @@ def test_ask_sends_the_token_and_stops_when_a_server_refuses_it(monkeypatch, cap
         server.server_close()
     assert _Refusing.seen == ["Bearer qa_wrong", None]
     assert answered_here == []  # never answered in-process behind the server's back
+
+
+class _Redirecting(BaseHTTPRequestHandler):
+    """A server that sends every request on to ``target``."""
+
+    target: ClassVar[str] = ""
+
+    def do_GET(self):
+        self.send_response(307)
+        self.send_header("Location", self.target + self.path)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_ask_keeps_its_token_to_the_server_it_names(monkeypatch, capsys):
+    monkeypatch.setattr("qa.answer", lambda *a, **k: pytest.fail("answered in-process"))
+    monkeypatch.setenv("QA_TOKEN", "qa_secret")
+    refusing = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    redirecting = ThreadingHTTPServer(("127.0.0.1", 0), _Redirecting)
+    _Redirecting.target = f"http://127.0.0.1:{refusing.server_address[1]}"
+    for server in (refusing, redirecting):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Refusing.seen.clear()
+    try:
+        monkeypatch.setenv("QA_SERVER_URL", f"http://localhost:{redirecting.server_address[1]}")
+        status, _, err = _run(monkeypatch, capsys, ["ask", "How many missiles?"])
+        assert status == 2 and "refused the question (401" in err
+    finally:
+        for server in (refusing, redirecting):
+            server.shutdown()
+            server.server_close()
+    seen, _Refusing.seen[:] = list(_Refusing.seen), []
+    assert seen == [None]  # the redirect was followed without the token
+    # Over plain http the token would cross the network readable: it is not sent at all.
+    monkeypatch.setenv("QA_SERVER_URL", "http://192.0.2.1:7860")
+    status, _, err = _run(monkeypatch, capsys, ["ask", "How many missiles?"])
+    assert status == 2 and "not sending $QA_TOKEN" in err and "https://" in err

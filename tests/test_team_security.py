@@ -1,24 +1,43 @@
 """The served app's guard over every route it serves, Gradio's included (enumerated from ``app.routes``):
 without a session or a token, 401 or a redirect to sign-in; with a reader's, 403 on every editing or admin
-route and event; wrong and revoked tokens refused; failed sign-ins slowed; cross-site changes refused;
-user-supplied text escaped; and a server with no users open to this machine only."""
+route and event; wrong and revoked tokens refused; failed sign-ins slowed, even when sent together, and
+checked two at a time; oversized sign-in forms refused unread; no URL fetched; cross-site changes and
+cross-origin reads refused; user-supplied text escaped; page handlers that refuse without a user; and a
+server with no users open to this machine only, never to requests a proxy passes on."""
 
 from __future__ import annotations
 
 import re
 import stat
+import threading
 import time
+from types import SimpleNamespace
 
+import anyio
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 import app
-from guard import ADMIN, CLOSED, EDITOR, EVENT, PUBLIC, UNLISTED, TeamGuard, route_requirement
+from guard import (
+    ADMIN,
+    CLOSED,
+    EDITOR,
+    EVENT,
+    MAX_FORM_BODY,
+    PUBLIC,
+    READER,
+    SCRYPT_THREADS,
+    UNLISTED,
+    TeamGuard,
+    route_requirement,
+)
 from qa.team import OpenServerError, TeamStore, TeamUser, UserRow
 
 BASE = "http://127.0.0.1:7860"
 SAME_ORIGIN = {"Origin": BASE}
 EVIL = "https://evil.example"
+LOOPBACK_CLIENT = ("127.0.0.1", 50000)  # TestClient's own client address, "testclient", is no address at all
 XSS = "<img src=x onerror=alert(1)>"
 STREAMS = re.compile(r"queue/data|heartbeat|/stream/|/call/")  # event streams: they wait for events that never come
 PASSWORDS = {"ann": "admin password", "ed": "editor password", "rob": "reader password"}
@@ -265,6 +284,88 @@ def test_failed_sign_ins_slow_down(served):
     assert "qa_session" in client.cookies
 
 
+def _post_signins_together(served_app, forms, addresses):
+    """POST each sign-in ``form`` to ``served_app`` at the same moment, from the matching client address,
+    in one event loop as a server runs them: the response statuses, in order."""
+    signin_cookie = {"Cookie": "qa_signin=chosen", **SAME_ORIGIN}  # the form value is the cookie's, whatever it is
+
+    async def post_all():
+        clients = [
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=served_app, client=(address, 4000)), base_url=BASE)
+            for address in addresses
+        ]
+        try:
+            responses = await _gather(
+                [
+                    client.post("/signin", data={**form, "form_token": "chosen"}, headers=signin_cookie)
+                    for client, form in zip(clients, forms, strict=True)
+                ]
+            )
+        finally:
+            for client in clients:
+                await client.aclose()
+        return [response.status_code for response in responses]
+
+    return anyio.run(post_all)
+
+
+async def _gather(awaitables):
+    """Await all of ``awaitables`` at once: their results, in order."""
+    results = [None] * len(awaitables)
+
+    async def run(index, awaitable):
+        results[index] = await awaitable
+
+    async with anyio.create_task_group() as group:
+        for index, awaitable in enumerate(awaitables):
+            group.start_soon(run, index, awaitable)
+    return results
+
+
+def test_wrong_passwords_sent_together_are_slowed_like_one_after_another(served):
+    served_app, _, _ = served
+    throttle = _settings(served_app).throttle
+    address = "192.0.2.16"
+    try:
+        statuses = _post_signins_together(
+            served_app, [{"name": "ed", "password": f"guess {n}"} for n in range(16)], [address] * 16
+        )
+        # One guess reaches the password check; the other 15 wait their turn, as if sent one by one.
+        assert sorted(statuses) == [401] + [429] * 15, statuses
+    finally:
+        throttle.succeeded("ed", address)
+
+
+def test_password_checks_run_two_at_a_time_outside_the_shared_threads(served, monkeypatch):
+    served_app, _, _ = served
+    settings = _settings(served_app)
+    running, most, shared = [0], [0], []
+    lock = threading.Lock()
+
+    def slow_check(name, password):
+        # The threads every other request needs (the guard's own look-ups among them): how many are taken.
+        shared.append(
+            anyio.from_thread.run_sync(lambda: anyio.to_thread.current_default_thread_limiter().borrowed_tokens)
+        )
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.1)
+        with lock:
+            running[0] -= 1
+        return None
+
+    monkeypatch.setattr(settings.team, "authenticate", slow_check)
+    addresses = [f"198.51.100.{n}" for n in range(12)]  # different names from different addresses: no waiting
+    forms = [{"name": f"stranger{n}", "password": "a guess"} for n in range(12)]
+    try:
+        assert _post_signins_together(served_app, forms, addresses) == [401] * 12
+    finally:
+        for form, address in zip(forms, addresses, strict=True):
+            settings.throttle.succeeded(form["name"], address)
+    assert most[0] == SCRYPT_THREADS == 2 and len(shared) == 12 and set(shared) == {0}
+
+
 def test_forged_cross_site_changes_are_refused(served):
     served_app, _, _ = served
     settings = _settings(served_app)
@@ -327,11 +428,11 @@ def test_user_supplied_text_is_shown_escaped(served, tmp_path):
 def test_with_no_users_the_server_is_open_to_this_machine_only(tmp_path):
     (tmp_path / "corpus").mkdir()
     open_app = app.build_app(index_dir=tmp_path / "index", corpus_dir=tmp_path / "corpus")
-    local = TestClient(open_app, base_url=BASE)
+    local = TestClient(open_app, base_url=BASE, client=LOOPBACK_CLIENT)
     assert local.get("/config").status_code == 200
     assert local.post("/gradio_api/upload", files={"files": ("a.txt", b"x")}, headers=SAME_ORIGIN).status_code == 200
     # A page elsewhere reaching the port through a name it rebound to 127.0.0.1 is not this machine.
-    rebound = TestClient(open_app, base_url="http://attacker.example:7860")
+    rebound = TestClient(open_app, base_url="http://attacker.example:7860", client=LOOPBACK_CLIENT)
     assert rebound.get("/config").status_code == 401
     assert (
         local.post("/gradio_api/upload", files={"files": ("a.txt", b"x")}, headers={"Origin": EVIL}).status_code == 403
@@ -339,6 +440,108 @@ def test_with_no_users_the_server_is_open_to_this_machine_only(tmp_path):
     # The first user closes it at once, without a restart.
     TeamStore.for_index(tmp_path / "index").add_user("ann", "admin", PASSWORDS["ann"])
     assert local.get("/config").status_code == 401
+
+
+def test_an_open_server_does_not_take_a_proxy_s_requests_for_this_machine_s(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    open_app = app.build_app(index_dir=tmp_path / "index", corpus_dir=tmp_path / "corpus")
+    assert TestClient(open_app, base_url=BASE, client=LOOPBACK_CLIENT).get("/config").status_code == 200
+    # Behind nginx as documented, uvicorn puts the real client's address in place of the proxy's; the
+    # Host header is the client's to choose.
+    spoofed = TestClient(open_app, base_url="http://localhost", client=("203.0.113.5", 50000))
+    assert spoofed.get("/config").status_code == 401
+    upload = spoofed.post(
+        "/gradio_api/upload", files={"files": ("a.txt", b"x")}, headers={"Origin": "http://localhost"}
+    )
+    assert upload.status_code == 401
+    # A proxy that passes requests on from the same machine says so in a header: not this machine's request.
+    through_proxy = TestClient(open_app, base_url="http://localhost", client=LOOPBACK_CLIENT)
+    for header in ({"X-Forwarded-For": "203.0.113.5"}, {"Forwarded": "for=203.0.113.5"}, {"X-Real-IP": "203.0.113.5"}):
+        assert through_proxy.get("/config", headers=header).status_code == 401, header
+    assert TestClient(open_app, base_url=BASE).get("/config").status_code == 401  # no address: not this machine
+
+
+def _post_form_asgi(served_app, headers, receive):
+    """POST /signin straight to the ASGI app with ``headers`` and a body from ``receive``: the status."""
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/signin",
+        "raw_path": b"/signin",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1:7860"), (b"content-type", b"application/x-www-form-urlencoded"), *headers],
+        "client": ("192.0.2.30", 4000),
+        "server": ("127.0.0.1", 7860),
+    }
+    anyio.run(served_app, scope, receive, send)
+    return sent[0]["status"]
+
+
+def test_an_oversized_sign_in_form_is_refused_before_it_is_read(served):
+    served_app, _, _ = served
+    chunk = b"name=" + b"x" * 8000
+    read = []
+
+    async def endless_body():  # 10 MB, sent in chunks, with no Content-Length
+        read.append(len(chunk))
+        return {"type": "http.request", "body": chunk, "more_body": sum(read) < 10_000_000}
+
+    assert _post_form_asgi(served_app, [(b"transfer-encoding", b"chunked")], endless_body) == 413
+    assert sum(read) <= MAX_FORM_BODY + len(chunk)  # it stopped reading at the limit
+    read.clear()
+    assert _post_form_asgi(served_app, [(b"content-length", b"1000000000")], endless_body) == 413
+    assert read == []  # a declared size over the limit is refused before anything is read
+
+
+def test_gradio_fetches_no_url_for_anyone(served):
+    served_app, _, tokens = served
+    for url in ("https://example.org/a.png", "http://10.0.0.1/", "HTTP://example.org", "ftp://example.org/x"):
+        assert route_requirement("GET", f"/gradio_api/file={url}") == CLOSED, url
+        response = _request(
+            TestClient(served_app, base_url=BASE), "GET", f"/gradio_api/file={url}", headers=_bearer(tokens["ann"])
+        )
+        assert response.status_code == 403 and "not served" in response.json()["error"], url
+    assert route_requirement("GET", "/gradio_api/file=/tmp/gradio/abc/a.png") == READER  # files it holds: readers'
+
+
+def test_page_handlers_refuse_a_request_without_a_user_once_there_are_users(served, tmp_path):
+    _, team, _ = served
+    nobody = SimpleNamespace()  # a request no guard stood in front of
+    assert app.page_user(nobody, team) is None
+    assert app.page_user(nobody, TeamStore(tmp_path / "empty.sqlite")) == TeamUser("anonymous", ADMIN, signed_in=False)
+    rob = SimpleNamespace(state=SimpleNamespace(qa_user=TeamUser("rob", "reader")))
+    assert app.page_user(rob, team) == TeamUser("rob", "reader")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    page = app.build_page(index_dir=tmp_path / "index", corpus_dir=corpus, team=team)
+    handlers = {f.fn.__name__: f.fn for f in page.fns.values() if f.fn is not None}
+    article = tmp_path / "dam.txt"
+    article.write_text("Dam repairs begin\n\nEngineers began grouting work at the Mosul dam.", encoding="utf-8")
+    assert "Sign in first" in handlers["on_upload"]([str(article)], nobody)
+    assert list(corpus.iterdir()) == []
+    assert "Sign in first" in handlers["on_audit"](nobody)
+    assert "Sign in first" in handlers["on_user"]("eve", "admin", "a password", "a password", nobody)[0]
+    assert team.user("eve") is None
+    who, editing, _, audit, users_tab, users = handlers["on_load"](nobody)
+    assert who == audit == users == "" and not editing["visible"] and not users_tab["visible"]
+
+
+def test_no_other_site_may_read_answers_with_a_visitor_s_credentials(served):
+    served_app, _, tokens = served
+    client = TestClient(served_app, base_url="https://qa.example.org")
+    response = client.get("/config", headers={"Origin": EVIL, "Authorization": f"Bearer {tokens['rob']}"})
+    assert response.status_code == 200
+    assert "access-control-allow-origin" not in response.headers
+    assert "access-control-allow-credentials" not in response.headers
 
 
 def test_serving_beyond_this_machine_needs_users_or_no_auth(tmp_path, monkeypatch, caplog, capsys):
