@@ -621,6 +621,15 @@ def train_loop(model, optimizer, tokenizer, data, state, args, teaching, save, s
     total_steps = max(1, int(steps_per_epoch * args.epochs))
     session_budget = args.budget_minutes * 60 if args.budget_minutes else float("inf")
     order_seed = args.seed if args.order_seed is None else args.order_seed
+
+    def score_heldout(stop: Callable[[], bool], final: bool = False) -> None:
+        """Score the held-out mix and add the point to the curve (nothing when ``stop()`` turns true)."""
+        scores = evaluate_heldout(model, tokenizer, heldout, max_length=args.max_length, stride=args.stride, stop=stop)
+        if scores is not None:
+            point = {"step": state["step"], "minutes": round(state["elapsed"] / 60, 1), **scores}
+            state["curve"].append({**point, "final": True} if final else point)
+            LOG.info("%s at step %d: %s", "final held-out" if final else "held-out", state["step"], scores)
+
     model.train()
     last_checkpoint = last_tick = session_start = time.monotonic()
     running_loss, running_count, window_count = 0.0, 0, 0
@@ -669,17 +678,7 @@ def train_loop(model, optimizer, tokenizer, data, state, args, teaching, save, s
             )
             running_loss, running_count = 0.0, 0
         if state["step"] % args.eval_every_steps == 0 and not signals.save_requested:
-            scores = evaluate_heldout(
-                model,
-                tokenizer,
-                heldout,
-                max_length=args.max_length,
-                stride=args.stride,
-                stop=lambda: signals.save_requested,
-            )
-            if scores is not None:
-                state["curve"].append({"step": state["step"], "minutes": round(state["elapsed"] / 60, 1), **scores})
-                LOG.info("held-out at step %d: %s", state["step"], scores)
+            score_heldout(stop=lambda: signals.save_requested)
             last_tick = time.monotonic()
         out_of_time = time.monotonic() - session_start >= session_budget or state["step"] == args.stop_after_steps
         if (
@@ -694,19 +693,7 @@ def train_loop(model, optimizer, tokenizer, data, state, args, teaching, save, s
                 LOG.info("stopped at step %d; --resume continues", state["step"])
                 return
     if not state["curve"] or not state["curve"][-1].get("final"):
-        scores = evaluate_heldout(
-            model,
-            tokenizer,
-            heldout,
-            max_length=args.max_length,
-            stride=args.stride,
-            stop=lambda: signals.stop_requested,
-        )
-        if scores is not None:
-            state["curve"].append(
-                {"step": state["step"], "minutes": round(state["elapsed"] / 60, 1), **scores, "final": True}
-            )
-            LOG.info("final held-out: %s", scores)
+        score_heldout(stop=lambda: signals.stop_requested, final=True)
     save()
     LOG.info("done: %d steps, %.1f minutes", state["step"], state["elapsed"] / 60)
 
