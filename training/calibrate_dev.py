@@ -1,0 +1,178 @@
+"""Fit the deciding reader's no-answer threshold and confidence on the project's development question sets,
+through the real pipeline.
+
+A reader's export fits its threshold on held-out SQuAD *train* questions with synthetic unanswerable
+copies. Questions as people ask them (in their own words, about news) give right answers lower margins
+than SQuAD's, so that threshold abstains too often on them. This fit uses the development sets instead:
+questions written from the articles alone, never a gold file (``eval/dev_hard.jsonl`` over ``corpus/``,
+``eval/dev_news/questions.jsonl`` over ``eval/dev_news/corpus``). Every question is answered by
+``QuestionAnswerer`` as shipped (retrieval, windows, the first reader's early stop, the rereader), keeping
+the candidate groups and which reader decided; each threshold of a sweep is then applied by
+``qa.grouping.choose_answers`` exactly as the pipeline applies it. The threshold kept maximises F1 with the
+answerable and unanswerable questions weighted equally (``--objective balanced``, ``choose_threshold``'s
+rule) or at the sets' own mix (``--objective f1``), and the confidence
+sigmoid is refitted on the same questions (right = F1 >= 0.5 for the top answer). Only the deciding reader
+(the rereader when there is one) is changed: the first reader's answers stand only past its stop margin.
+
+Run: ``python -m training.calibrate_dev --reader models/reader --rereader DIR [--write]``; the sweep goes to
+``bench/results/dev_threshold_<folder>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embeddings import SentenceTransformerEncoder, build_index
+from qa.grouping import AnswerGroup, choose_answers, group_candidates
+from qa.metrics import f1_score
+from qa.pipeline import QuestionAnswerer
+from qa.questions import clean_question
+from qa.reader import ReaderModel, _read_calibration
+from training.export_reader import fit_logistic
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV_SETS = (
+    (ROOT / "eval" / "dev_hard.jsonl", ROOT / "corpus"),
+    (ROOT / "eval" / "dev_news" / "questions.jsonl", ROOT / "eval" / "dev_news" / "corpus"),
+)
+THRESHOLDS = [round(0.25 * i, 2) for i in range(-24, 41)]  # -6.0 .. 10.0
+
+
+@dataclass(frozen=True)
+class DevRecord:
+    """One development question as the pipeline read it: its gold answers (none: unanswerable), the
+    candidate groups in the pipeline's order, and whether the reader being fitted decided it."""
+
+    answers: tuple[str, ...]
+    groups: tuple[AnswerGroup, ...]
+    fitted_reader_decides: bool
+
+
+def collect(answerer: QuestionAnswerer, questions: list[dict], fitted: object) -> list[DevRecord]:
+    """Answer every question through ``answerer`` (retrieval and reading as ``answer()`` does them)."""
+    index, retriever = answerer._ensure_loaded()
+    records = []
+    for row in questions:
+        question = clean_question(row["question"])
+        retrieved = answerer._retrieve(retriever, question, top_k=None, mode=None)
+        candidates, reader = answerer._read(question, retrieved, index, with_previous=True)
+        answers = tuple(row.get("answers") or ()) if row.get("answerable", True) else ()
+        records.append(DevRecord(answers, tuple(group_candidates(candidates)), reader is fitted))
+    return records
+
+
+def reply(record: DevRecord, threshold: float) -> AnswerGroup | None:
+    chosen = choose_answers(record.groups, threshold=threshold)
+    return chosen[0] if chosen else None
+
+
+def score(records: list[DevRecord], threshold: float, fixed_threshold: float) -> dict:
+    """F1, HasAns F1, answered rate and NoAns accuracy when the fitted reader uses ``threshold`` (the other
+    reader keeps ``fixed_threshold``), and their equally weighted mean ``balanced``."""
+    has_f1, answered, no_ans = [], [], []
+    for record in records:
+        group = reply(record, threshold if record.fitted_reader_decides else fixed_threshold)
+        if record.answers:
+            has_f1.append(f1_score(group.best.candidate.text, list(record.answers)) if group else 0.0)
+            answered.append(group is not None)
+        else:
+            no_ans.append(group is None)
+    has, noans = float(np.mean(has_f1)), float(np.mean(no_ans))
+    return {
+        "threshold": threshold,
+        "F1": round((sum(has_f1) + sum(no_ans)) / len(records), 4),
+        "HasAns_F1": round(has, 4),
+        "answered": round(float(np.mean(answered)), 4),
+        "NoAns": round(noans, 4),
+        "balanced": round((has + noans) / 2, 4),
+    }
+
+
+def fit_confidence(records: list[DevRecord]) -> tuple[float, float]:
+    """(slope, intercept) of sigmoid(slope * margin + intercept) = P(top answer right), over the questions
+    the fitted reader decides; an unanswerable question's top answer is never right."""
+    margins, right = [], []
+    for record in records:
+        if record.fitted_reader_decides and record.groups:
+            best = record.groups[0].best.candidate
+            margins.append(best.margin)
+            right.append(float(bool(record.answers) and f1_score(best.text, list(record.answers)) >= 0.5))
+    return fit_logistic(np.array(margins), np.array(right))
+
+
+def load_questions(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reader", default=str(ROOT / "models" / "reader"))
+    parser.add_argument("--rereader", default=None, help="the rereader to fit (default: fit --reader itself)")
+    parser.add_argument("--report", default=None, help="default bench/results/dev_threshold_<folder>.json")
+    parser.add_argument("--objective", choices=("balanced", "f1"), default="balanced")
+    parser.add_argument("--write", action="store_true", help="write the fit into calibration.json")
+    args = parser.parse_args(argv)
+    reader = ReaderModel(Path(args.reader))
+    rereader = ReaderModel(Path(args.rereader)) if args.rereader else None
+    fitted = rereader if rereader is not None else reader
+    fitted_dir = Path(args.rereader or args.reader)
+    encoder = SentenceTransformerEncoder()
+    records: list[DevRecord] = []
+    sizes = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for number, (questions_path, corpus) in enumerate(DEV_SETS):
+            index_dir = Path(tmp) / f"index{number}"
+            build_index(corpus, index_dir, encoder=encoder)
+            answerer = QuestionAnswerer(
+                index_dir=index_dir, corpus_dir=corpus, encoder=encoder, reader=reader, rereader=rereader
+            )
+            questions = load_questions(questions_path)
+            records += collect(answerer, questions, fitted)
+            sizes.append(f"{questions_path.relative_to(ROOT)} ({len(questions)})")
+    fixed = reader.calibration.threshold
+    sweep = [score(records, t, fixed) for t in THRESHOLDS]
+    shipped = score(records, fitted.calibration.threshold, fixed)
+    objective = "balanced" if args.objective == "balanced" else "F1"
+    chosen = max(sweep, key=lambda row: (row[objective], -abs(row["threshold"] - shipped["threshold"])))
+    slope, intercept = fit_confidence(records)
+    report = {
+        "fitted": str(fitted_dir),
+        "questions": len(records),
+        "decided_by_fitted_reader": sum(r.fitted_reader_decides for r in records),
+        "sets": sizes,
+        "shipped_threshold": shipped,
+        "objective": args.objective,
+        "chosen": chosen,
+        "confidence": {"slope": round(slope, 4), "intercept": round(intercept, 4)},
+        "sweep": sweep,
+        "command": " ".join(["python -m training.calibrate_dev", *(sys.argv[1:] if argv is None else argv)]),
+    }
+    print(json.dumps({k: v for k, v in report.items() if k != "sweep"}, indent=1))
+    default_report = ROOT / "bench" / "results" / f"dev_threshold_{fitted_dir.resolve().name}.json"
+    report_path = Path(args.report) if args.report else default_report
+    report_path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    if args.write:
+        path = fitted_dir / "calibration.json"
+        calibration = json.loads(path.read_text(encoding="utf-8"))
+        calibration.setdefault("squad_heldout_threshold", calibration["threshold"])
+        calibration["threshold"] = chosen["threshold"]
+        calibration["slope"], calibration["intercept"] = slope, intercept
+        calibration["threshold_fitted_on"] = (
+            f"{len(records)} development questions written from the articles ({', '.join(sizes)}), answered by "
+            f"the pipeline (training/calibrate_dev.py), objective {args.objective}: F1 "
+            f"{chosen['F1']}, HasAns F1 {chosen['HasAns_F1']}, NoAns {chosen['NoAns']}"
+        )
+        path.write_text(json.dumps(calibration, indent=1) + "\n", encoding="utf-8")
+        _read_calibration.cache_clear()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
