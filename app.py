@@ -490,10 +490,10 @@ def manage_user(
     team: TeamStore,
 ) -> str:
     """An admin's change to the team on the page: ``action`` "add" (``name``, ``role``, ``password`` typed
-    twice), "passwd" (``name``, the new password twice) or "remove" (``name``). HTML saying what was done
-    or why not (escaped); the attempt goes into the audit trail either way."""
+    twice), "passwd" (``name``, the new password twice), "role" (``name``, ``role``) or "remove" (``name``).
+    HTML saying what was done or why not (escaped); the attempt goes into the audit trail either way."""
     name = (name or "").strip()
-    words = {"add": "add user", "passwd": "change password", "remove": "remove user"}[action]
+    words = {"add": "add user", "passwd": "change password", "role": "set role", "remove": "remove user"}[action]
     try:
         if not name:
             raise TeamError("Type the user's name first.")
@@ -505,6 +505,9 @@ def manage_user(
         elif action == "passwd":
             team.set_password(name, password or "")
             outcome = "password changed; their sign-in sessions ended"
+        elif action == "role":
+            team.set_role(name, role or READER)
+            outcome = f"role set to {role or READER}"
         else:
             team.remove_user(name)
             outcome = "removed, with their tokens and sessions"
@@ -748,6 +751,7 @@ def build_page(
                 with gr.Row():
                     add_user_button = gr.Button("Add user", variant="primary", elem_id="qa-user-add")
                     passwd_button = gr.Button("Set password", elem_id="qa-user-passwd")
+                    role_button = gr.Button("Set role", elem_id="qa-user-role-set")
                     remove_user_button = gr.Button("Remove user", variant="stop", elem_id="qa-user-remove")
                 user_html = gr.HTML(elem_id="qa-user-output")
         status = gr.HTML(corpus_status(**paths, watcher=watcher))
@@ -879,6 +883,7 @@ def build_page(
         for user_button, action in (
             (add_user_button, "add"),
             (passwd_button, "passwd"),
+            (role_button, "role"),
             (remove_user_button, "remove"),
         ):
             user_button.click(

@@ -324,7 +324,7 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def cmd_users(args: argparse.Namespace) -> int:
-    """``qa users add|list|remove|passwd``: the people who may use a served page, and their roles."""
+    """``qa users add|list|remove|passwd|role``: the people who may use a served page, and their roles."""
     team = _team(args)
     if args.action == "list":
         rows = team.users()
@@ -342,10 +342,13 @@ def cmd_users(args: argparse.Namespace) -> int:
     elif args.action == "passwd":
         team.set_password(args.name, _password(args))
         outcome, done = "password changed; their sign-in sessions ended", f"Changed the password of {args.name}."
+    elif args.action == "role":
+        team.set_role(args.name, args.role)
+        outcome, done = f"role set to {args.role}", f"{args.name} is now {args.role}."
     else:
         team.remove_user(args.name)
         outcome, done = "removed, with their tokens and sessions", f"Removed {args.name}."
-    words = {"add": "add user", "passwd": "change password", "remove": "remove user"}[args.action]
+    words = {"add": "add user", "passwd": "change password", "role": "set role", "remove": "remove user"}[args.action]
     team.record(user=_system_user(), via="command line", action=words, target=args.name, ok=True, outcome=outcome)
     print(done)
     return 0
@@ -576,17 +579,15 @@ def build_parser() -> argparse.ArgumentParser:
             "--password-stdin", action="store_true", help="read the password from one line of stdin, not a terminal"
         )
 
-    users = command("users", "the people who may use a served page: add, list, remove, passwd")
+    users = command("users", "the people who may use a served page: add, list, remove, passwd, role")
     user_actions = users.add_subparsers(dest="action", required=True)
     user_add = user_actions.add_parser("add", help="add a user (the first must be an admin)")
     user_add.add_argument("name", help="1-64 letters, digits and . _ @ -")
-    user_add.add_argument(
-        "--role",
-        choices=ROLES,
-        required=True,
-        help="reader: asks, searches, reads; editor: also adds and removes documents; admin: also manages users "
-        "and sees the audit trail",
+    role_help = (
+        "reader: asks, searches, reads; editor: also adds and removes documents; admin: also manages users "
+        "and sees the audit trail"
     )
+    user_add.add_argument("--role", choices=ROLES, required=True, help=role_help)
     password_stdin(user_add)
     user_list = user_actions.add_parser("list", help="list the users and their roles")
     user_remove = user_actions.add_parser("remove", help="remove a user with their tokens and sessions")
@@ -594,7 +595,10 @@ def build_parser() -> argparse.ArgumentParser:
     user_passwd = user_actions.add_parser("passwd", help="set a user's password (their sessions end)")
     user_passwd.add_argument("name")
     password_stdin(user_passwd)
-    for sub in (user_add, user_list, user_remove, user_passwd):
+    user_role = user_actions.add_parser("role", help="give a user another role (from their next request)")
+    user_role.add_argument("name")
+    user_role.add_argument("--role", choices=ROLES, required=True, help=role_help)
+    for sub in (user_add, user_list, user_remove, user_passwd, user_role):
         team_file(sub)
     users.set_defaults(handler=cmd_users)
 

@@ -480,6 +480,22 @@ class TeamStore:
                 raise UnknownUserError(f"No user {name!r} (qa users list shows them).")
             db.execute("DELETE FROM sessions WHERE user = ?", (name,))
 
+    def set_role(self, name: str, role: str) -> TeamUser:
+        """Give a user another role; it holds from their next request (sessions and tokens stay, and are
+        checked against the new role). Raises ``UnknownUserError``, ``InvalidUserError`` (the role) and
+        ``LastAdminError`` when the last admin would become something else."""
+        role_rank(role)
+        with self._connect(write=True) as db:
+            assert db is not None
+            row = db.execute("SELECT name, role FROM users WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise UnknownUserError(f"No user {name!r} (qa users list shows them).")
+            admins = db.execute("SELECT COUNT(*) FROM users WHERE role = 'admin'").fetchone()[0]
+            if row[1] == ADMIN and role != ADMIN and admins == 1:
+                raise LastAdminError(f"{row[0]!r} is the last admin: make another admin first.")
+            db.execute("UPDATE users SET role = ? WHERE name = ?", (role, row[0]))
+        return TeamUser(row[0], role)
+
     def authenticate(self, name: str, password: str) -> TeamUser | None:
         """The user when ``password`` is theirs, else None. An unknown name costs as long as a known one."""
         with self._connect(write=False) as db:

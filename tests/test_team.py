@@ -148,6 +148,37 @@ def test_users_roles_and_their_limits(team):
     assert team.user("ann").may("editor") and team.user("ann").may("admin")
 
 
+def test_a_role_change_holds_from_the_next_request_and_keeps_an_admin(team):
+    team.add_user("ann", "admin", PASSWORD)
+    team.add_user("rob", "reader", PASSWORD)
+    secret, (_, token) = team.start_session("rob"), team.add_token("rob")
+    assert team.set_role("ROB", "editor").role == "editor"
+    assert team.session_user(secret).may("editor") and team.token_user(token).may("editor")
+    with pytest.raises(LastAdminError, match="last admin"):
+        team.set_role("ann", "editor")
+    with pytest.raises(UnknownUserError):
+        team.set_role("nobody", "editor")
+    with pytest.raises(InvalidUserError, match="Unknown role"):
+        team.set_role("rob", "owner")
+    team.set_role("rob", "admin")
+    assert team.set_role("ann", "reader").role == "reader"  # another admin remains
+    assert [(u.name, u.role) for u in team.users()] == [("ann", "reader"), ("rob", "admin")]
+
+
+def test_an_admin_sets_a_role_on_the_page_and_the_audit_trail_says_so(team):
+    import app
+
+    team.add_user("ann", "admin", PASSWORD)
+    team.add_user("rob", "reader", PASSWORD)
+    admin = team.user("ann")
+    done = app.manage_user("role", "rob", "editor", "", "", actor=admin, team=team)
+    assert "role set to editor" in done and team.user("rob").role == "editor"
+    refused = app.manage_user("role", "ann", "reader", "", "", actor=admin, team=team)
+    assert "last admin" in refused and team.user("ann").role == "admin"
+    rows = team.audit()
+    assert [(r.action, r.target, r.ok) for r in rows[:2]] == [("set role", "ann", False), ("set role", "rob", True)]
+
+
 def test_sign_in_tokens_and_their_revocation(team):
     team.add_user("ann", "admin", PASSWORD)
     assert team.authenticate("ann", PASSWORD).role == "admin"
@@ -349,6 +380,10 @@ def test_users_tokens_and_audit_commands(tmp_path, monkeypatch, capsys):
         monkeypatch, capsys, ["users", "passwd", "rob", "--password-stdin", *index], "new password 1\n"
     )
     assert status == 0 and team.authenticate("rob", "new password 1") is not None
+    status, out, _ = _run(monkeypatch, capsys, ["users", "role", "rob", "--role", "editor", *index])
+    assert status == 0 and "rob is now editor" in out and team.user("rob").role == "editor"
+    status, _, err = _run(monkeypatch, capsys, ["users", "role", "ann", "--role", "reader", *index])
+    assert status == 2 and "last admin" in err
     status, _, err = _run(monkeypatch, capsys, ["users", "remove", "ann", *index])
     assert status == 2 and "last admin" in err
     assert _run(monkeypatch, capsys, ["users", "remove", "rob", *index])[0] == 0
@@ -356,7 +391,15 @@ def test_users_tokens_and_audit_commands(tmp_path, monkeypatch, capsys):
     assert out.startswith("ann\tadmin")
     status, out, _ = _run(monkeypatch, capsys, ["audit", *index])
     actions = [line.split("\t")[3] for line in out.splitlines()]
-    assert actions == ["remove user", "change password", "revoke token", "add token", "add user", "add user"]
+    assert actions == [
+        "remove user",
+        "set role",
+        "change password",
+        "revoke token",
+        "add token",
+        "add user",
+        "add user",
+    ]
     assert all(line.split("\t")[2] == "command line" for line in out.splitlines())
 
 
