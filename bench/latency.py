@@ -1,8 +1,9 @@
 """Latency benchmark of ``qa.answer``: warm p50/p95 over a question set, the time of the bare model forward
 passes those questions need, and the cold time of a ``qa ask`` command.
 
-Warm (default): every question of ``eval/gold.jsonl`` is answered once to warm up and to record the exact
-inputs the pipeline gives each ONNX Runtime session (query encoder, reader); then ``--rounds`` timed passes.
+Warm (default): every question of ``eval/gold.jsonl`` (or of the ``--gold`` files) is answered once to warm
+up and to record the exact inputs the pipeline gives each ONNX Runtime session (query encoder, reader); then
+``--rounds`` timed passes.
 The bare time of a question is those recorded inputs replayed straight into the sessions, timed the same
 way in the same run; ``pipeline / bare`` is what everything around the model costs.
 
@@ -140,9 +141,9 @@ def warm_run(answerer: Any, questions: list[str], rounds: int, score: Callable[[
     return result
 
 
-def gold_questions() -> list[str]:
-    """The questions of ``eval/gold.jsonl``, in order."""
-    lines = (ROOT / "eval" / "gold.jsonl").read_text(encoding="utf-8").splitlines()
+def gold_questions(files: list[str]) -> list[str]:
+    """The questions of the gold ``files`` (paths from the project folder), file by file, in order."""
+    lines = [line for name in files for line in (ROOT / name).read_text(encoding="utf-8").splitlines() if line.strip()]
     return [json.loads(line)["question"] for line in lines]
 
 
@@ -150,8 +151,8 @@ def gold_bench(args: argparse.Namespace) -> dict:
     import qa
 
     answerer = qa.get_answerer()
-    return {"corpus": "corpus/ (the five articles)", "questions_file": "eval/gold.jsonl"} | warm_run(
-        answerer, gold_questions(), args.rounds
+    return {"corpus": "corpus/ (the five articles)", "questions_file": " + ".join(args.gold)} | warm_run(
+        answerer, gold_questions(args.gold), args.rounds
     )
 
 
@@ -162,7 +163,7 @@ def compare_bench(args: argparse.Namespace) -> dict:
     from qa.pipeline import QuestionAnswerer
     from qa.reader import ReaderModel
 
-    questions = gold_questions()
+    questions = gold_questions(args.gold)
     shipped = qa.get_answerer().load()
     candidate = QuestionAnswerer(
         reader=ReaderModel(args.compare_reader) if args.compare_reader else ReaderModel(),
@@ -186,7 +187,7 @@ def compare_bench(args: argparse.Namespace) -> dict:
                 answerer.answer(question)
             windows[name].append(len(recorder.calls))
     return {
-        "questions_file": "eval/gold.jsonl",
+        "questions_file": " + ".join(args.gold),
         "questions": len(questions),
         "rounds": args.rounds,
         "candidate_reader": str(args.compare_reader or "models/reader"),
@@ -274,6 +275,12 @@ def main() -> int:
     parser.add_argument("--cold", action="store_true", help="time `qa ask` in new processes instead")
     parser.add_argument("--cold-runs", type=int, default=5, help="new processes per cold setting (default 5)")
     parser.add_argument("--label", default="", help="suffix of the result file name (e.g. 'before')")
+    parser.add_argument(
+        "--gold",
+        nargs="+",
+        default=["eval/gold.jsonl"],
+        help="gold files whose questions the warm runs time (default eval/gold.jsonl)",
+    )
     parser.add_argument(
         "--compare-reader", default=None, help="an exported reader folder: time it against the shipped one"
     )
