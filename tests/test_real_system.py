@@ -123,6 +123,19 @@ def test_answer_contract_with_real_models(real_answerer):
     assert citation.date == "2014-08-01" and citation.title == "US boosts missile sales to Iraq"
 
 
+# The design card's own question, through the whole pipeline: the sale is the $700 million deal of the
+# 1 August 2014 article ("an additional 5,000 missiles"), not the 75 that arrived (December 2013) nor the 450
+# delivered in July. Strict: a pipeline that gets it right turns this into a failure until the mark goes.
+@pytest.mark.xfail(strict=True, reason="answers '75' or '450' (models/rereader/MODEL_CARD.md, limitations)")
+@pytest.mark.parametrize(
+    "question", ["How many Hellfire missiles were sold?", "How many Hellfire missiles were sold to Iraq?"]
+)
+def test_the_hellfire_sale_is_answered_from_its_article(real_answerer, question):
+    result = real_answerer.answer(question)
+    assert result.text == "5,000"
+    assert result.citations[0].date == "2014-08-01" and result.citations[0].title == "US boosts missile sales to Iraq"
+
+
 @pytest.mark.parametrize("question", ["Who won the 2014 FIFA World Cup?", "What is the capital of Australia?"])
 def test_off_topic_questions_abstain(real_answerer, question):
     result = real_answerer.answer(question)
