@@ -301,6 +301,16 @@ def verify_password(password: str, stored: str) -> bool:
 _DUMMY_HASH: list[str] = []
 
 
+def _existing_user(db: sqlite3.Connection, name: str) -> tuple[TeamUser, bool]:
+    """The user called ``name`` (any case) and whether they are the only admin; ``UnknownUserError`` if
+    there is none."""
+    row = db.execute("SELECT name, role FROM users WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        raise UnknownUserError(f"No user {name!r} (qa users list shows them).")
+    admins = db.execute("SELECT COUNT(*) FROM users WHERE role = 'admin'").fetchone()[0]
+    return TeamUser(*row), row[1] == ADMIN and admins == 1
+
+
 def _dummy_hash() -> str:
     """A hash to check unknown names against, so that they take as long as known ones."""
     if not _DUMMY_HASH:
@@ -461,13 +471,9 @@ class TeamStore:
         for the last admin while other users remain."""
         with self._connect(write=True) as db:
             assert db is not None
-            row = db.execute("SELECT name, role FROM users WHERE name = ?", (name,)).fetchone()
-            if row is None:
-                raise UnknownUserError(f"No user {name!r} (qa users list shows them).")
-            admins = db.execute("SELECT COUNT(*) FROM users WHERE role = 'admin'").fetchone()[0]
-            others = db.execute("SELECT COUNT(*) FROM users WHERE name != ?", (name,)).fetchone()[0]
-            if row[1] == ADMIN and admins == 1 and others:
-                raise LastAdminError(f"{row[0]!r} is the last admin: make another admin first.")
+            user, last_admin = _existing_user(db, name)
+            if last_admin and db.execute("SELECT 1 FROM users WHERE name != ?", (name,)).fetchone():
+                raise LastAdminError(f"{user.name!r} is the last admin: make another admin first.")
             db.execute("DELETE FROM users WHERE name = ?", (name,))
 
     def set_password(self, name: str, password: str) -> None:
@@ -487,14 +493,11 @@ class TeamStore:
         role_rank(role)
         with self._connect(write=True) as db:
             assert db is not None
-            row = db.execute("SELECT name, role FROM users WHERE name = ?", (name,)).fetchone()
-            if row is None:
-                raise UnknownUserError(f"No user {name!r} (qa users list shows them).")
-            admins = db.execute("SELECT COUNT(*) FROM users WHERE role = 'admin'").fetchone()[0]
-            if row[1] == ADMIN and role != ADMIN and admins == 1:
-                raise LastAdminError(f"{row[0]!r} is the last admin: make another admin first.")
-            db.execute("UPDATE users SET role = ? WHERE name = ?", (role, row[0]))
-        return TeamUser(row[0], role)
+            user, last_admin = _existing_user(db, name)
+            if last_admin and role != ADMIN:
+                raise LastAdminError(f"{user.name!r} is the last admin: make another admin first.")
+            db.execute("UPDATE users SET role = ? WHERE name = ?", (role, user.name))
+        return TeamUser(user.name, role)
 
     def authenticate(self, name: str, password: str) -> TeamUser | None:
         """The user when ``password`` is theirs, else None. An unknown name costs as long as a known one."""
