@@ -34,7 +34,7 @@ from qa.errors import InvalidOptionError
 from qa.grouping import choose_answers, group_candidates
 from qa.questions import clean_question
 from qa.reader import Reader, ReaderModel
-from qa.reading import PlacedCandidate, clearly_ahead, read_windows
+from qa.reading import PlacedCandidate, blend_margins, clearly_ahead, read_windows
 from qa.types import Answer, RetrievedPassage
 from qa.windows import reading_windows
 
@@ -228,7 +228,9 @@ class QuestionAnswerer:
         """The candidates for ``question`` and the reader whose reading decides. Retrieved windows are read
         best first until an answer is clearly ahead; the isolated-reader mode (the eval's) reads every
         passage it is given. With a rereader, the first reader reads the best window (isolated: every
-        passage) and, unless it is clearly ahead there, the rereader reads them all as above."""
+        passage) and, unless it is clearly ahead there, the rereader reads them all as above; with the
+        rereader's ``first_reader_weight``, the first reader reads the other windows too and its margins
+        join the rereader's (``blend_margins``)."""
         windows = reading_windows(retrieved, index, with_previous=with_previous)
         reader = self.reader
         if self.rereader is not None and windows:
@@ -238,7 +240,17 @@ class QuestionAnswerer:
             stop_margin = reader.calibration.stop_margin
             if stop_margin is not None and clearly_ahead(placed, stop_margin):
                 return placed, reader
-            reader = self.rereader
+            rereader = self.rereader
+            headers = [self.reading_header(w.doc_id, index, rereader) for w in windows]
+            stop_margin = rereader.calibration.stop_margin if with_previous else None
+            reread = read_windows(rereader, question, windows, index.documents, headers, stop_margin=stop_margin)
+            weight = rereader.calibration.first_reader_weight
+            if weight:  # the first reader reads the windows it has not read, and its margins join the rereader's
+                rest = [w for w in windows if w not in first]
+                rest_headers = [self.reading_header(w.doc_id, index, reader) for w in rest]
+                placed += read_windows(reader, question, rest, index.documents, rest_headers)
+                reread = blend_margins(reread, placed, weight, rereader.calibration)
+            return reread, rereader
         headers = [self.reading_header(w.doc_id, index, reader) for w in windows]
         stop_margin = reader.calibration.stop_margin if with_previous else None
         return read_windows(reader, question, windows, index.documents, headers, stop_margin=stop_margin), reader

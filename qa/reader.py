@@ -53,7 +53,10 @@ class ReaderCalibration:
     ``stop_margin``: the pipeline stops reading further windows once a candidate's margin reaches it
     (calibrated in an open-corpus run by ``training/calibrate_stop.py``); None reads every window.
     ``answerability_weight``: for a reader with an answerability head, how much its logit lowers the
-    no-answer score (``qa.span_decoding.decode_windows``); fitted with the threshold."""
+    no-answer score (``qa.span_decoding.decode_windows``); fitted with the threshold.
+    ``first_reader_weight``: for a rereader, how much the first reader's margin for the same span adds to
+    its own (``qa.reading.blend_margins``; 0: the rereader decides alone); fitted with the threshold on the
+    development sets (``training/calibrate_dev.py``)."""
 
     threshold: float = 0.0
     slope: float = 1.0
@@ -62,6 +65,7 @@ class ReaderCalibration:
     backend: str = "fp32"
     stop_margin: float | None = None
     answerability_weight: float = 0.0
+    first_reader_weight: float = 0.0
 
     def confidence(self, margin: float) -> float:
         """Probability-like confidence in [0, 1] that an answer with this margin is right."""
@@ -182,6 +186,7 @@ def _read_calibration(model_dir: Path) -> ReaderCalibration:
         str(data.get("backend", "fp32")),
         float(data["stop_margin"]) if data.get("stop_margin") is not None else None,
         float(data.get("answerability_weight", 0.0)),
+        float(data.get("first_reader_weight", 0.0)),
     )
 
 

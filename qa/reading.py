@@ -6,13 +6,14 @@ to answer; a bonus for an article dated as the question asks only changes the or
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from embeddings.documents import Document
 from embeddings.retrieval import ScoredChunk
 from qa.questions import answer_fits_question, question_dates
-from qa.reader import Reader
+from qa.reader import Reader, ReaderCalibration
 from qa.span_decoding import SpanCandidate
 from qa.windows import ReadingWindow
 
@@ -133,3 +134,30 @@ def _read_some(
             )
         )
     return placed
+
+
+def blend_margins(
+    candidates: Sequence[PlacedCandidate],
+    first: Sequence[PlacedCandidate],
+    weight: float,
+    calibration: ReaderCalibration,
+) -> list[PlacedCandidate]:
+    """The rereader's ``candidates`` with ``weight`` x the first reader's margin for the same span (of the
+    same document) added to their scores, their confidence recomputed with the rereader's ``calibration``.
+    A span the first reader did not propose gets its lowest margin less one: it ranked the span below
+    everything it proposed. Two readers of different sizes and training err differently; where they agree,
+    the answer is more often right. Without first-reader candidates the rereader's stand as they are."""
+    if not weight or not first:
+        return list(candidates)
+    margins: dict[tuple[str, int, int], float] = {}
+    for c in first:
+        key = (c.doc_id, c.doc_start, c.doc_end)
+        margins[key] = max(margins.get(key, c.candidate.margin), c.candidate.margin)
+    floor = min(margins.values()) - 1.0
+    blended = []
+    for c in candidates:
+        added = weight * margins.get((c.doc_id, c.doc_start, c.doc_end), floor)
+        candidate = dataclasses.replace(c.candidate, score=c.candidate.score + added)
+        confidence = calibration.confidence(candidate.margin + c.date_bonus)
+        blended.append(dataclasses.replace(c, candidate=candidate, confidence=confidence))
+    return blended

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 
 import pytest
@@ -281,6 +282,29 @@ def test_an_unsure_first_reader_hands_the_question_to_the_rereader(small_index, 
     )
     assert doubtful.answer(QUESTION).text is None  # the rereader's threshold, not the first reader's
     assert doubtful.answer_from_passages(QUESTION, doubtful.index.chunks).text is None
+
+
+def test_a_rereader_with_a_first_reader_weight_adds_the_first_readers_margin_for_the_same_span(
+    small_index, fake_encoder
+):
+    # The rereader prefers "450"; the first reader (unsure: 6 < its stop margin 8) prefers "5,000". Alone the
+    # rereader answers "450"; blended (its margin + 1.0 x the first reader's for the same span), "5,000".
+    first = {QUESTION: [("5,000", 6.0), ("450", -4.0)]}
+    second = {QUESTION: [("450", 6.0), ("5,000", 2.0)]}
+    alone = _cascade(small_index, fake_encoder, first, second)
+    assert alone.answer(QUESTION).text == "450"
+    blended = _cascade(small_index, fake_encoder, first, second)
+    blended.rereader.calibration = dataclasses.replace(blended.rereader.calibration, first_reader_weight=1.0)
+    result = blended.answer(QUESTION)
+    assert result.text == "5,000" and [a.text for a in result.alternatives] == ["450"]
+    assert result.score == pytest.approx(1 / (1 + math.exp(-8.0)), abs=1e-4)  # 2 + 6, the rereader's sigmoid
+    read_first = [passage for _, passages in blended.reader.calls for passage in passages]
+    read_again = [passage for _, passages in blended.rereader.calls for passage in passages]
+    assert sorted(read_first) == sorted(read_again)  # the first reader read every window the rereader read
+    # A span the first reader never proposed gets its lowest margin less one.
+    unseen = _cascade(small_index, fake_encoder, {QUESTION: [("780", 6.0)]}, second)
+    unseen.rereader.calibration = dataclasses.replace(unseen.rereader.calibration, first_reader_weight=1.0)
+    assert unseen.answer(QUESTION).score == pytest.approx(1 / (1 + math.exp(-11.0)), abs=1e-4)  # 6 + (6 - 1)
 
 
 def test_the_default_answerer_rereads_with_models_rereader_only_when_it_holds_a_reader(

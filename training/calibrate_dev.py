@@ -13,6 +13,9 @@ answerable and unanswerable questions weighted equally (``--objective balanced``
 rule) or at the sets' own mix (``--objective f1``), and the confidence
 sigmoid is refitted on the same questions (right = F1 >= 0.5 for the top answer). Only the deciding reader
 (the rereader when there is one) is changed: the first reader's answers stand only past its stop margin.
+With ``--first-reader-weights``, the rereader's ``first_reader_weight`` (``qa.reading.blend_margins``) is
+chosen with the threshold: each weight is swept in turn (readings are remembered, so each window is read
+once), and the best weight and threshold by the objective win (the smaller weight on a tie).
 
 Run: ``python -m training.calibrate_dev --reader models/reader --rereader DIR [--write]``; the sweep goes to
 ``bench/results/dev_threshold_<folder>.json``.
@@ -21,9 +24,11 @@ Run: ``python -m training.calibrate_dev --reader models/reader --rereader DIR [-
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +39,8 @@ from qa.grouping import AnswerGroup, choose_answers, group_candidates
 from qa.metrics import f1_score
 from qa.pipeline import QuestionAnswerer
 from qa.questions import clean_question
-from qa.reader import ReaderModel, _read_calibration
+from qa.reader import ReaderCalibration, ReaderModel, _read_calibration
+from qa.span_decoding import SpanCandidate
 from training.export_reader import fit_logistic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +48,7 @@ DEV_SETS = (
     (ROOT / "eval" / "dev_hard.jsonl", ROOT / "corpus"),
     (ROOT / "eval" / "dev_news" / "questions.jsonl", ROOT / "eval" / "dev_news" / "corpus"),
 )
-THRESHOLDS = [round(0.25 * i, 2) for i in range(-24, 41)]  # -6.0 .. 10.0
+THRESHOLDS = [round(0.25 * i, 2) for i in range(-48, 49)]  # -12.0 .. 12.0
 
 
 @dataclass(frozen=True)
@@ -111,35 +117,78 @@ def load_questions(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+class MemoReader:
+    """A reader whose readings are remembered (each weight of a sweep reads the same windows again) and
+    whose calibration the sweep can change."""
+
+    def __init__(self, reader: ReaderModel) -> None:
+        self.reader = reader
+        self.calibration: ReaderCalibration = reader.calibration
+        self._memo: dict[tuple, list[SpanCandidate]] = {}
+
+    def load(self) -> object:
+        return self.reader.load()
+
+    def read(
+        self,
+        question: str,
+        passages: Sequence[str],
+        *,
+        headers: Sequence[str] | None = None,
+        n_best: int | None = None,
+    ) -> list[SpanCandidate]:
+        key = (question, tuple(passages), tuple(headers) if headers is not None else None, n_best)
+        if key not in self._memo:
+            self._memo[key] = self.reader.read(question, passages, headers=headers, n_best=n_best)
+        return self._memo[key]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reader", default=str(ROOT / "models" / "reader"))
     parser.add_argument("--rereader", default=None, help="the rereader to fit (default: fit --reader itself)")
+    parser.add_argument(
+        "--first-reader-weights",
+        type=float,
+        nargs="+",
+        default=[0.0],
+        help="with --rereader, the first_reader_weight values to try (qa.reading.blend_margins; default 0)",
+    )
     parser.add_argument("--report", default=None, help="default bench/results/dev_threshold_<folder>.json")
     parser.add_argument("--objective", choices=("balanced", "f1"), default="balanced")
     parser.add_argument("--write", action="store_true", help="write the fit into calibration.json")
     args = parser.parse_args(argv)
-    reader = ReaderModel(Path(args.reader))
-    rereader = ReaderModel(Path(args.rereader)) if args.rereader else None
+    reader = MemoReader(ReaderModel(Path(args.reader)))
+    rereader = MemoReader(ReaderModel(Path(args.rereader))) if args.rereader else None
     fitted = rereader if rereader is not None else reader
     fitted_dir = Path(args.rereader or args.reader)
+    weights = args.first_reader_weights if rereader is not None else [0.0]
     encoder = SentenceTransformerEncoder()
-    records: list[DevRecord] = []
+    objective = "balanced" if args.objective == "balanced" else "F1"
+    fixed, base = reader.calibration.threshold, fitted.calibration
+    by_weight: dict[float, tuple[list[DevRecord], list[dict]]] = {}
     sizes = []
     with tempfile.TemporaryDirectory() as tmp:
+        sets = []
         for number, (questions_path, corpus) in enumerate(DEV_SETS):
             index_dir = Path(tmp) / f"index{number}"
             build_index(corpus, index_dir, encoder=encoder)
             answerer = QuestionAnswerer(
                 index_dir=index_dir, corpus_dir=corpus, encoder=encoder, reader=reader, rereader=rereader
             )
-            questions = load_questions(questions_path)
-            records += collect(answerer, questions, fitted)
-            sizes.append(f"{questions_path.relative_to(ROOT)} ({len(questions)})")
-    fixed = reader.calibration.threshold
-    sweep = [score(records, t, fixed) for t in THRESHOLDS]
-    shipped = score(records, fitted.calibration.threshold, fixed)
-    objective = "balanced" if args.objective == "balanced" else "F1"
+            sets.append((answerer, load_questions(questions_path)))
+            sizes.append(f"{questions_path.relative_to(ROOT)} ({len(sets[-1][1])})")
+        for weight in weights:
+            fitted.calibration = dataclasses.replace(base, first_reader_weight=weight)
+            records = [record for answerer, questions in sets for record in collect(answerer, questions, fitted)]
+            by_weight[weight] = (records, [score(records, t, fixed) for t in THRESHOLDS])
+    fitted.calibration = base
+    records = by_weight.get(base.first_reader_weight, by_weight[weights[0]])[0]
+    shipped = score(records, base.threshold, fixed)  # the threshold and weight it came with (or the first weight)
+    weight, (records, sweep) = max(
+        by_weight.items(),
+        key=lambda item: (max(row[objective] for row in item[1][1]), -item[0]),
+    )
     chosen = max(sweep, key=lambda row: (row[objective], -abs(row["threshold"] - shipped["threshold"])))
     slope, intercept = fit_confidence(records)
     report = {
@@ -149,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         "sets": sizes,
         "shipped_threshold": shipped,
         "objective": args.objective,
-        "chosen": chosen,
+        "best_by_first_reader_weight": {
+            str(w): max(rows, key=lambda row: row[objective]) for w, (_, rows) in by_weight.items()
+        },
+        "chosen": chosen | {"first_reader_weight": weight},
         "confidence": {"slope": round(slope, 4), "intercept": round(intercept, 4)},
         "sweep": sweep,
         "command": " ".join(["python -m training.calibrate_dev", *(sys.argv[1:] if argv is None else argv)]),
@@ -164,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         calibration.setdefault("squad_heldout_threshold", calibration["threshold"])
         calibration["threshold"] = chosen["threshold"]
         calibration["slope"], calibration["intercept"] = slope, intercept
+        if rereader is not None:
+            calibration["first_reader_weight"] = weight
         calibration["threshold_fitted_on"] = (
             f"{len(records)} development questions written from the articles ({', '.join(sizes)}), answered by "
             f"the pipeline (training/calibrate_dev.py), objective {args.objective}: F1 "
