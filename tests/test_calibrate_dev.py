@@ -24,7 +24,10 @@ def _cascade(small_index, fake_encoder, threshold):
 
 
 def test_each_threshold_scores_what_the_pipeline_answers_with_it(small_index, fake_encoder):
-    questions = [{"question": QUESTION, "answers": ["5,000"]}, {"question": OTHER, "answers": [], "answerable": False}]
+    questions: list[dict] = [
+        {"question": QUESTION, "answers": ["5,000"]},
+        {"question": OTHER, "answers": [], "answerable": False},
+    ]
     base = _cascade(small_index, fake_encoder, 0.0)
     records = collect(base, questions, base.rereader)
     assert all(r.fitted_reader_decides for r in records)  # the first reader is never clearly ahead (3 < 8)

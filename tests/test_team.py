@@ -27,6 +27,7 @@ from qa.team import (
     PasswordHashError,
     SignInThrottle,
     TeamStore,
+    TeamUser,
     UnknownTokenError,
     UnknownUserError,
     UserExistsError,
@@ -381,7 +382,7 @@ def test_users_tokens_and_audit_commands(tmp_path, monkeypatch, capsys):
     )
     assert status == 0 and team.authenticate("rob", "new password 1") is not None
     status, out, _ = _run(monkeypatch, capsys, ["users", "role", "rob", "--role", "editor", *index])
-    assert status == 0 and "rob is now editor" in out and team.user("rob").role == "editor"
+    assert status == 0 and "rob is now editor" in out and team.user("rob") == TeamUser("rob", "editor")
     status, _, err = _run(monkeypatch, capsys, ["users", "role", "ann", "--role", "reader", *index])
     assert status == 2 and "last admin" in err
     status, _, err = _run(monkeypatch, capsys, ["users", "remove", "ann", *index])
