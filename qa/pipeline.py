@@ -36,11 +36,16 @@ from qa.questions import clean_question
 from qa.reader import Reader, ReaderModel
 from qa.reading import PlacedCandidate, blend_margins, clearly_ahead, read_windows
 from qa.types import Answer, RetrievedPassage
-from qa.windows import reading_windows
+from qa.windows import ReadingWindow, reading_windows
 
 LOG = logging.getLogger(__name__)
 NO_ANSWER_REASON = "No passage of the corpus answers this question."
 MILVUS_STAMP_SECONDS = 1.0
+
+
+def _inside(candidate: PlacedCandidate, window: ReadingWindow) -> bool:
+    """True when ``candidate`` was read in ``window`` (starts inside it, in its document)."""
+    return candidate.doc_id == window.doc_id and window.start <= candidate.doc_start < window.end
 
 
 class QuestionAnswerer:
@@ -229,8 +234,8 @@ class QuestionAnswerer:
         best first until an answer is clearly ahead; the isolated-reader mode (the eval's) reads every
         passage it is given. With a rereader, the first reader reads the best window (isolated: every
         passage) and, unless it is clearly ahead there, the rereader reads them all as above; with the
-        rereader's ``first_reader_weight``, the first reader reads the other windows too and its margins
-        join the rereader's (``blend_margins``)."""
+        rereader's ``first_reader_weight``, the first reader also reads the other windows in which the
+        rereader found candidates, and its margins join the rereader's (``blend_margins``)."""
         windows = reading_windows(retrieved, index, with_previous=with_previous)
         reader = self.reader
         if self.rereader is not None and windows:
@@ -246,7 +251,9 @@ class QuestionAnswerer:
             reread = read_windows(rereader, question, windows, index.documents, headers, stop_margin=stop_margin)
             weight = rereader.calibration.first_reader_weight
             if weight:  # the first reader reads the windows it has not read, and its margins join the rereader's
-                rest = [w for w in windows if w not in first]
+                # Only windows holding a candidate of the rereader's: the blend changes nothing else, and one
+                # the rereader never read (it stopped, clearly ahead) need not be read by either.
+                rest = [w for w in windows if w not in first and any(_inside(c, w) for c in reread)]
                 rest_headers = [self.reading_header(w.doc_id, index, reader) for w in rest]
                 placed += read_windows(reader, question, rest, index.documents, rest_headers)
                 reread = blend_margins(reread, placed, weight, rereader.calibration)

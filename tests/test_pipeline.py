@@ -15,6 +15,7 @@ from qa.pipeline import QuestionAnswerer
 from qa.questions import question_dates
 from qa.reader import ReaderModel
 from qa.reading import date_bonus, whole_words
+from qa.windows import reading_windows
 from tests.fakes import FakeReader
 
 QUESTION = "How many Hellfire missiles were delivered?"
@@ -300,11 +301,28 @@ def test_a_rereader_with_a_first_reader_weight_adds_the_first_readers_margin_for
     assert result.score == pytest.approx(1 / (1 + math.exp(-8.0)), abs=1e-4)  # 2 + 6, the rereader's sigmoid
     read_first = [passage for _, passages in blended.reader.calls for passage in passages]
     read_again = [passage for _, passages in blended.rereader.calls for passage in passages]
-    assert sorted(read_first) == sorted(read_again)  # the first reader read every window the rereader read
+    # The first reader read every window in which the rereader found a candidate, and no other.
+    holding = [p for p in read_again if "450" in p or "5,000" in p]
+    assert sorted(read_first) == sorted(holding) and len(holding) < len(read_again)
     # A span the first reader never proposed gets its lowest margin less one.
     unseen = _cascade(small_index, fake_encoder, {QUESTION: [("780", 6.0)]}, second)
     unseen.rereader.calibration = dataclasses.replace(unseen.rereader.calibration, first_reader_weight=1.0)
     assert unseen.answer(QUESTION).score == pytest.approx(1 / (1 + math.exp(-11.0)), abs=1e-4)  # 6 + (6 - 1)
+
+
+def test_a_blending_first_reader_reads_no_window_the_rereader_stopped_before(small_index, fake_encoder):
+    # The rereader is clearly ahead (9 >= its stop margin 8) on the first window holding "5,000": it reads
+    # no further, and the first reader reads nothing beyond its own best window and that one.
+    first = {QUESTION: [("5,000", 6.0)]}
+    answerer = _cascade(small_index, fake_encoder, first, {QUESTION: [("5,000", 9.0)]})
+    answerer.rereader.calibration = dataclasses.replace(answerer.rereader.calibration, first_reader_weight=0.5)
+    assert answerer.answer(QUESTION).text == "5,000"
+    read_first = [passage for _, passages in answerer.reader.calls for passage in passages]
+    read_again = [passage for _, passages in answerer.rereader.calls for passage in passages]
+    windows = reading_windows(answerer.retrieve(QUESTION), answerer.index, with_previous=True)
+    assert len(read_again) < len(windows)  # the rereader stopped early
+    assert set(read_first) <= {read_first[0], *read_again}
+    assert all("5,000" in passage for passage in read_first[1:])
 
 
 def test_the_default_answerer_rereads_with_models_rereader_only_when_it_holds_a_reader(
