@@ -67,6 +67,34 @@ def whole_words(text: str, start: int, end: int) -> str:
     return text[start:end]
 
 
+# Quote marks and brackets that open (key) and close (value) a stretch of text.
+PAIRS = {"\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb", "(": ")", "[": "]", '"': '"'}
+CLOSERS = {closing: opening for opening, closing in PAIRS.items()}
+TRAILING = ",;:"
+
+
+def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` of ``text[start:end]`` less a quote mark or bracket at its edge whose partner is not
+    inside it (the reader often takes the opening quote of "third force" with its first word), and less a
+    trailing comma, semicolon or colon; never empty."""
+    while end - start > 1:
+        span = text[start:end]
+        first, last = span[0], span[-1]
+        if first in PAIRS and (span.count(first) % 2 if first == PAIRS[first] else PAIRS[first] not in span[1:]):
+            start += 1
+        elif last in CLOSERS and (span.count(last) % 2 if last == CLOSERS[last] else CLOSERS[last] not in span[:-1]):
+            end -= 1
+        elif last in TRAILING:
+            end -= 1
+        else:
+            break
+        while end - start > 1 and text[start].isspace():
+            start += 1
+        while end - start > 1 and text[end - 1].isspace():
+            end -= 1
+    return start, end
+
+
 def clearly_ahead(placed: Sequence[PlacedCandidate], stop_margin: float) -> bool:
     """True when some candidate already ranks at ``stop_margin`` or more: so far ahead of "no answer" that
     the windows not read yet are unlikely to hold a better one (how rarely is measured when the margin is
@@ -117,6 +145,10 @@ def _read_some(
     placed = []
     for candidate in reader.read(question, texts, headers=[headers[i] for i in chosen], n_best=CANDIDATES_PER_WINDOW):
         window = windows[chosen[candidate.passage_index]]
+        text = texts[candidate.passage_index]
+        start, end = tidy_span(text, candidate.start, candidate.end)
+        if (start, end) != (candidate.start, candidate.end):
+            candidate = dataclasses.replace(candidate, start=start, end=end, text=text[start:end])
         if not answer_fits_question(
             question, whole_words(texts[candidate.passage_index], candidate.start, candidate.end)
         ):

@@ -14,7 +14,7 @@ from embeddings.index import build_index
 from qa.pipeline import QuestionAnswerer
 from qa.questions import question_dates
 from qa.reader import ReaderModel
-from qa.reading import date_bonus, whole_words
+from qa.reading import date_bonus, tidy_span, whole_words
 from qa.windows import reading_windows
 from tests.fakes import FakeReader
 
@@ -217,6 +217,23 @@ def test_a_how_many_question_never_gets_an_answer_without_a_quantity(small_index
     # Other questions keep such answers.
     other = "Which missiles were delivered?"
     assert _answerer(small_index, fake_encoder, {other: [("Hellfire", 9.0)]}).answer(other).text == "Hellfire"
+
+
+def test_a_span_loses_a_quote_mark_or_bracket_whose_partner_it_does_not_hold():
+    text = "a Western-aligned \u201cthird force\u201d (the FSA), said \"no\" and left; it \u2018worked\u2019"
+
+    def tidy(span: str) -> str:
+        start = text.index(span)
+        start, end = tidy_span(text, start, start + len(span))
+        return text[start:end]
+
+    assert tidy("a Western-aligned \u201cthird force") == "a Western-aligned \u201cthird force"  # inside: kept
+    assert tidy("\u201cthird force") == "third force" and tidy("third force\u201d") == "third force"
+    assert tidy("\u201cthird force\u201d") == "\u201cthird force\u201d"  # a whole quotation keeps its marks
+    assert tidy("(the FSA") == "the FSA" and tidy("the FSA),") == "the FSA"
+    assert tidy('"no') == "no" and tidy('"no"') == '"no"'
+    assert tidy("left;") == "left" and tidy("\u2018worked") == "worked"
+    assert tidy_span("x \u201c y", 2, 3) == (2, 3)  # never empty
 
 
 def test_the_type_check_reads_the_whole_words_a_span_touches():
