@@ -73,18 +73,26 @@ CLOSERS = {closing: opening for opening, closing in PAIRS.items()}
 TRAILING = ",;:"
 
 
+def _unpartnered(span: str, edge: int) -> bool:
+    """True when ``span[edge]`` (0: first, -1: last) is a quote mark or bracket whose partner ``span`` lacks."""
+    mark = span[edge]
+    partner = PAIRS.get(mark) if edge == 0 else CLOSERS.get(mark)
+    if partner is None:
+        return False
+    if partner == mark:  # straight quotes: an odd number of them
+        return span.count(mark) % 2 == 1
+    return partner not in (span[1:] if edge == 0 else span[:-1])
+
+
 def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
     """``(start, end)`` of ``text[start:end]`` less a quote mark or bracket at its edge whose partner is not
     inside it (the reader often takes the opening quote of "third force" with its first word), and less a
     trailing comma, semicolon or colon; never empty."""
     while end - start > 1:
         span = text[start:end]
-        first, last = span[0], span[-1]
-        if first in PAIRS and (span.count(first) % 2 if first == PAIRS[first] else PAIRS[first] not in span[1:]):
+        if _unpartnered(span, 0):
             start += 1
-        elif last in CLOSERS and (span.count(last) % 2 if last == CLOSERS[last] else CLOSERS[last] not in span[:-1]):
-            end -= 1
-        elif last in TRAILING:
+        elif _unpartnered(span, -1) or span[-1] in TRAILING:
             end -= 1
         else:
             break

@@ -220,7 +220,7 @@ def test_a_how_many_question_never_gets_an_answer_without_a_quantity(small_index
 
 
 def test_a_span_loses_a_quote_mark_or_bracket_whose_partner_it_does_not_hold():
-    text = "a Western-aligned \u201cthird force\u201d (the FSA), said \"no\" and left; it \u2018worked\u2019"
+    text = 'a Western-aligned \u201cthird force\u201d (the FSA), said "no" and left; it \u2018worked\u2019'
 
     def tidy(span: str) -> str:
         start = text.index(span)
