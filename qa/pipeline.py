@@ -250,9 +250,9 @@ class QuestionAnswerer:
             stop_margin = rereader.calibration.stop_margin if with_previous else None
             reread = read_windows(rereader, question, windows, index.documents, headers, stop_margin=stop_margin)
             weight = rereader.calibration.first_reader_weight
-            if weight:  # the first reader reads the windows it has not read, and its margins join the rereader's
-                # Only windows holding a candidate of the rereader's: the blend changes nothing else, and one
-                # the rereader never read (it stopped, clearly ahead) need not be read by either.
+            if weight:  # the first reader's margins join the rereader's
+                # It reads only the windows holding a candidate of the rereader's: the blend changes nothing
+                # else, and one the rereader never read (it stopped, clearly ahead) need not be read by either.
                 rest = [w for w in windows if w not in first and any(_inside(c, w) for c in reread)]
                 rest_headers = [self.reading_header(w.doc_id, index, reader) for w in rest]
                 placed += read_windows(reader, question, rest, index.documents, rest_headers)

@@ -157,9 +157,7 @@ def _read_some(
         start, end = tidy_span(text, candidate.start, candidate.end)
         if (start, end) != (candidate.start, candidate.end):
             candidate = dataclasses.replace(candidate, start=start, end=end, text=text[start:end])
-        if not answer_fits_question(
-            question, whole_words(texts[candidate.passage_index], candidate.start, candidate.end)
-        ):
+        if not answer_fits_question(question, whole_words(text, candidate.start, candidate.end)):
             continue
         bonus = date_bonus(years, months, documents[window.doc_id].date)
         placed.append(
