@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from embeddings.documents import Document
 from embeddings.retrieval import ScoredChunk
-from qa.questions import answer_fits_question, question_dates
+from qa.questions import answer_fits_question, question_dates, reading_question
 from qa.reader import Reader, ReaderCalibration
 from qa.span_decoding import SpanCandidate
 from qa.windows import ReadingWindow
@@ -151,7 +151,9 @@ def _read_some(
     calibration = reader.calibration
     years, months = question_dates(question)
     placed = []
-    for candidate in reader.read(question, texts, headers=[headers[i] for i in chosen], n_best=CANDIDATES_PER_WINDOW):
+    for candidate in reader.read(
+        reading_question(question), texts, headers=[headers[i] for i in chosen], n_best=CANDIDATES_PER_WINDOW
+    ):
         window = windows[chosen[candidate.passage_index]]
         text = texts[candidate.passage_index]
         start, end = tidy_span(text, candidate.start, candidate.end)

@@ -129,6 +129,15 @@ def test_question_dates_prefer_the_matching_article(small_index, fake_encoder):
     assert date_bonus({2014}, set(), None) == 0.0 == date_bonus(set(), set(), "2014-08-01")
 
 
+def test_reader_reads_the_question_without_its_article_clause_whose_date_still_counts(small_index, fake_encoder):
+    question = "How many missiles were there, per the August 2014 report?"
+    answerer = _answerer(small_index, fake_encoder, {"How many missiles were there?": [("5,000", 2.0)]})
+    result = answerer.answer(question, top_k=10)
+    assert result.text == "5,000"
+    assert {asked for asked, _ in answerer.reader.calls} == {"How many missiles were there?"}
+    assert result.citations[0].date == "2014-08-01"
+
+
 @pytest.mark.parametrize(
     ("question", "error"),
     [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.errors import EmptyQuestionError, QuestionTooLongError
-from qa.questions import InvalidQuestionError, answer_fits_question, clean_question
+from qa.questions import InvalidQuestionError, answer_fits_question, clean_question, reading_question
 
 
 def test_whitespace_and_controls_are_normalised():
@@ -40,3 +40,22 @@ def test_how_many_questions_accept_quantities(answer):
 def test_how_many_questions_refuse_answers_without_a_quantity(answer):
     assert not answer_fits_question("how MANY jets were delivered?", answer)
     assert answer_fits_question("Which jets were delivered?", answer)
+
+
+@pytest.mark.parametrize(
+    ("question", "read"),
+    [
+        ("How many were killed, per the June 2014 piece?", "How many were killed?"),
+        ("Who leads it, according to the report on the Obama–Maliki talks?", "Who leads it?"),
+        ("Which country is blamed for arming them, in the 2006 report?", "Which country is blamed for arming them?"),
+        ("What did Iraq buy per the missile-sales article, and when?", "What did Iraq buy, and when?"),
+        # A clause the answer lies in, a person quoted, or too little left: the question stays as asked.
+        ("What did the report say about oil?", "What did the report say about oil?"),
+        ("Which country is named in the report on the talks?", "Which country is named in the report on the talks?"),
+        ("Why, per Kirby, was the Pentagon slow?", "Why, per Kirby, was the Pentagon slow?"),
+        ("What is in the story?", "What is in the story?"),
+        ("Who, per the report?", "Who, per the report?"),
+    ],
+)
+def test_the_reader_reads_the_question_without_a_clause_naming_the_article(question, read):
+    assert reading_question(question) == read

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings import SentenceTransformerEncoder, build_index
+from qa.defaults import DEFAULT_TOP_K
 from qa.grouping import AnswerGroup, choose_answers, group_candidates
 from qa.metrics import f1_score
 from qa.pipeline import QuestionAnswerer
@@ -61,13 +62,16 @@ class DevRecord:
     fitted_reader_decides: bool
 
 
-def collect(answerer: QuestionAnswerer, questions: list[dict], fitted: object) -> list[DevRecord]:
-    """Answer every question through ``answerer`` (retrieval and reading as ``answer()`` does them)."""
+def collect(
+    answerer: QuestionAnswerer, questions: list[dict], fitted: object, *, top_k: int | None = None
+) -> list[DevRecord]:
+    """Answer every question through ``answerer`` (retrieval and reading as ``answer()`` does them), reading
+    ``top_k`` retrieved passages (default: the pipeline's)."""
     index, retriever = answerer._ensure_loaded()
     records = []
     for row in questions:
         question = clean_question(row["question"])
-        retrieved = answerer._retrieve(retriever, question, top_k=None, mode=None)
+        retrieved = answerer._retrieve(retriever, question, top_k=top_k, mode=None)
         candidates, reader = answerer._read(question, retrieved, index, with_previous=True)
         answers = tuple(row.get("answers") or ()) if row.get("answerable", True) else ()
         records.append(DevRecord(answers, tuple(group_candidates(candidates)), reader is fitted))
@@ -154,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         default=[0.0],
         help="with --rereader, the first_reader_weight values to try (qa.reading.blend_margins; default 0)",
     )
+    parser.add_argument(
+        "--top-k", type=int, default=None, help="passages retrieved and read per question (default: the pipeline's)"
+    )
     parser.add_argument("--report", default=None, help="default bench/results/dev_threshold_<folder>.json")
     parser.add_argument("--objective", choices=("balanced", "f1"), default="balanced")
     parser.add_argument("--write", action="store_true", help="write the fit into calibration.json")
@@ -180,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
             sizes.append(f"{questions_path.relative_to(ROOT)} ({len(sets[-1][1])})")
         for weight in weights:
             fitted.calibration = dataclasses.replace(base, first_reader_weight=weight)
-            records = [record for answerer, questions in sets for record in collect(answerer, questions, fitted)]
+            records = [
+                record
+                for answerer, questions in sets
+                for record in collect(answerer, questions, fitted, top_k=args.top_k)
+            ]
             by_weight[weight] = (records, [score(records, t, fixed) for t in THRESHOLDS])
     fitted.calibration = base
     records = by_weight.get(base.first_reader_weight, by_weight[weights[0]])[0]
@@ -194,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "fitted": str(fitted_dir),
         "questions": len(records),
+        "top_k": args.top_k or DEFAULT_TOP_K,
         "decided_by_fitted_reader": sum(r.fitted_reader_decides for r in records),
         "sets": sizes,
         "shipped_threshold": shipped,
