@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -100,3 +101,37 @@ def reading_question(question: str) -> str:
     ("..., per the December 2013 report?"); the question itself when fewer than three words would be left."""
     stripped = re.sub(r"\s+([?,;])", r"\1", _SPACE.sub(" ", _SOURCE_CLAUSE.sub("", question)).strip())
     return stripped if len(re.findall(r"\w+", stripped)) >= 3 else question
+
+
+# Words that carry no content of their own in a question: the question words, auxiliaries, articles,
+# prepositions, pronouns (``question_overlap`` leaves them out).
+_FUNCTION_WORDS = frozenset(
+    """a about after against all also an and any are as at be because been before being between both but by
+    can could did do does doing during each else ever for from had has have having he her hers him his how i
+    if in into is it its itself many may me might more most much must my no nor not of off on once only or
+    other our out over own per same shall she should so some such than that the their theirs them then there
+    these they this those through to too under until up upon very was we were what whatever when where which
+    while who whom whose why will with within without would you your""".split()
+)
+_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer  # PyStemmer (Snowball), as BM25 retrieval stems
+
+    return Stemmer.Stemmer("english")
+
+
+def content_stems(text: str) -> set[str]:
+    """The stems of the words of ``text`` that carry content (not ``_FUNCTION_WORDS``), lower-cased."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    return set(_stemmer().stemWords([w for w in words if w not in _FUNCTION_WORDS]))
+
+
+def question_overlap(question: str, text: str) -> float:
+    """The share of the question's content words (stemmed) that ``text`` holds, 0 to 1 (1 when the question
+    has none). A reader trained on SQuAD, whose questions reuse the passage's words, gives a span a higher
+    margin the more of them its passage holds; this measures how much of a margin that may be."""
+    asked = content_stems(question)
+    return len(asked & content_stems(text)) / len(asked) if asked else 1.0

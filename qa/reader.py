@@ -56,7 +56,12 @@ class ReaderCalibration:
     no-answer score (``qa.span_decoding.decode_windows``); fitted with the threshold.
     ``first_reader_weight``: for a rereader, how much the first reader's margin for the same span adds to
     its own (``qa.reading.blend_margins``; 0: the rereader decides alone); fitted with the threshold on the
-    development sets (``training/calibrate_dev.py``)."""
+    development sets (``training/calibrate_dev.py``).
+    ``overlap_weight``: how much ``qa.questions.question_overlap`` of a window (the share of the question's
+    content words it holds, 0 to 1) adds to the margins of the spans read in it; negative for a reader whose
+    margin over-rewards a passage that repeats the question's words (a near-miss question often does; a
+    right answer to a question in other words often does not). 0: none. Fitted with the threshold on the
+    development sets."""
 
     threshold: float = 0.0
     slope: float = 1.0
@@ -66,6 +71,7 @@ class ReaderCalibration:
     stop_margin: float | None = None
     answerability_weight: float = 0.0
     first_reader_weight: float = 0.0
+    overlap_weight: float = 0.0
 
     def confidence(self, margin: float) -> float:
         """Probability-like confidence in [0, 1] that an answer with this margin is right."""
@@ -187,6 +193,7 @@ def _read_calibration(model_dir: Path) -> ReaderCalibration:
         float(data["stop_margin"]) if data.get("stop_margin") is not None else None,
         float(data.get("answerability_weight", 0.0)),
         float(data.get("first_reader_weight", 0.0)),
+        float(data.get("overlap_weight", 0.0)),
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from embeddings.documents import Document
 from embeddings.retrieval import ScoredChunk
-from qa.questions import answer_fits_question, question_dates, reading_question
+from qa.questions import answer_fits_question, question_dates, question_overlap, reading_question
 from qa.reader import Reader, ReaderCalibration
 from qa.span_decoding import SpanCandidate
 from qa.windows import ReadingWindow
@@ -150,15 +150,22 @@ def _read_some(
     texts = [documents[windows[i].doc_id].text[windows[i].start : windows[i].end] for i in chosen]
     calibration = reader.calibration
     years, months = question_dates(question)
+    asked = reading_question(question)
+    read_headers = [headers[i] for i in chosen]
+    overlaps = [
+        question_overlap(asked, f"{header}\n{text}") if calibration.overlap_weight else 0.0
+        for header, text in zip(read_headers, texts, strict=True)
+    ]
     placed = []
-    for candidate in reader.read(
-        reading_question(question), texts, headers=[headers[i] for i in chosen], n_best=CANDIDATES_PER_WINDOW
-    ):
+    for candidate in reader.read(asked, texts, headers=read_headers, n_best=CANDIDATES_PER_WINDOW):
         window = windows[chosen[candidate.passage_index]]
         text = texts[candidate.passage_index]
         start, end = tidy_span(text, candidate.start, candidate.end)
         if (start, end) != (candidate.start, candidate.end):
             candidate = dataclasses.replace(candidate, start=start, end=end, text=text[start:end])
+        if calibration.overlap_weight:
+            added = calibration.overlap_weight * overlaps[candidate.passage_index]
+            candidate = dataclasses.replace(candidate, score=candidate.score + added)
         if not answer_fits_question(question, whole_words(text, candidate.start, candidate.end)):
             continue
         bonus = date_bonus(years, months, documents[window.doc_id].date)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from qa.errors import EmptyQuestionError, QuestionTooLongError
-from qa.questions import InvalidQuestionError, answer_fits_question, clean_question, reading_question
+from qa.questions import (
+    InvalidQuestionError,
+    answer_fits_question,
+    clean_question,
+    question_overlap,
+    reading_question,
+)
 
 
 def test_whitespace_and_controls_are_normalised():
@@ -59,3 +65,11 @@ def test_how_many_questions_refuse_answers_without_a_quantity(answer):
 )
 def test_the_reader_reads_the_question_without_a_clause_naming_the_article(question, read):
     assert reading_question(question) == read
+
+
+def test_question_overlap_counts_the_questions_content_words_a_text_holds():
+    question = "How many Hellfire missiles were sold to Iraq?"  # content: hellfire, missiles, sold, iraq
+    assert question_overlap(question, "Iraq bought 5,000 Hellfire missiles.") == 0.75  # "sold" is missing
+    assert question_overlap(question, "The missile deal with IRAQ") == 0.5  # stems and case do not matter
+    assert question_overlap(question, "Nothing of the kind.") == 0.0
+    assert question_overlap("Who was it?", "anything") == 1.0  # no content word to miss

@@ -15,7 +15,9 @@ sigmoid is refitted on the same questions (right = F1 >= 0.5 for the top answer)
 (the rereader when there is one) is changed: the first reader's answers stand only past its stop margin.
 With ``--first-reader-weights``, the rereader's ``first_reader_weight`` (``qa.reading.blend_margins``) is
 chosen with the threshold: each weight is swept in turn (readings are remembered, so each window is read
-once), and the best weight and threshold by the objective win (the smaller weight on a tie).
+once), and the best weight and threshold by the objective win (the smaller weight on a tie). With
+``--overlap-weights``, the fitted reader's ``overlap_weight`` (``qa.questions.question_overlap``) is swept
+the same way, every pair of the two weights in turn.
 
 Run: ``python -m training.calibrate_dev --reader models/reader --rereader DIR [--write]``; the sweep goes to
 ``bench/results/dev_threshold_<folder>.json``.
@@ -49,7 +51,7 @@ DEV_SETS = (
     (ROOT / "eval" / "dev_hard.jsonl", ROOT / "corpus"),
     (ROOT / "eval" / "dev_news" / "questions.jsonl", ROOT / "eval" / "dev_news" / "corpus"),
 )
-THRESHOLDS = [round(0.25 * i, 2) for i in range(-48, 49)]  # -12.0 .. 12.0
+THRESHOLDS = [round(0.25 * i, 2) for i in range(-160, 161)]  # -40.0 .. 40.0 (a reader with an answerability head)
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,13 @@ def main(argv: list[str] | None = None) -> int:
         help="with --rereader, the first_reader_weight values to try (qa.reading.blend_margins; default 0)",
     )
     parser.add_argument(
+        "--overlap-weights",
+        type=float,
+        nargs="+",
+        default=None,
+        help="the fitted reader's overlap_weight values to try (qa.questions.question_overlap; default: its own)",
+    )
+    parser.add_argument(
         "--top-k", type=int, default=None, help="passages retrieved and read per question (default: the pipeline's)"
     )
     parser.add_argument("--report", default=None, help="default bench/results/dev_threshold_<folder>.json")
@@ -173,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     encoder = SentenceTransformerEncoder()
     objective = "balanced" if args.objective == "balanced" else "F1"
     fixed, base = reader.calibration.threshold, fitted.calibration
-    by_weight: dict[float, tuple[list[DevRecord], list[dict]]] = {}
+    overlap_weights = args.overlap_weights if args.overlap_weights is not None else [base.overlap_weight]
+    pairs = [(weight, overlap) for weight in weights for overlap in overlap_weights]
+    by_pair: dict[tuple[float, float], tuple[list[DevRecord], list[dict]]] = {}
     sizes = []
     with tempfile.TemporaryDirectory() as tmp:
         sets = []
@@ -185,20 +196,20 @@ def main(argv: list[str] | None = None) -> int:
             )
             sets.append((answerer, load_questions(questions_path)))
             sizes.append(f"{questions_path.relative_to(ROOT)} ({len(sets[-1][1])})")
-        for weight in weights:
-            fitted.calibration = dataclasses.replace(base, first_reader_weight=weight)
+        for weight, overlap in pairs:
+            fitted.calibration = dataclasses.replace(base, first_reader_weight=weight, overlap_weight=overlap)
             records = [
                 record
                 for answerer, questions in sets
                 for record in collect(answerer, questions, fitted, top_k=args.top_k)
             ]
-            by_weight[weight] = (records, [score(records, t, fixed) for t in THRESHOLDS])
+            by_pair[weight, overlap] = (records, [score(records, t, fixed) for t in THRESHOLDS])
     fitted.calibration = base
-    records = by_weight.get(base.first_reader_weight, by_weight[weights[0]])[0]
-    shipped = score(records, base.threshold, fixed)  # the threshold and weight it came with (or the first weight)
-    weight, (records, sweep) = max(
-        by_weight.items(),
-        key=lambda item: (max(row[objective] for row in item[1][1]), -item[0]),
+    records = by_pair.get((base.first_reader_weight, base.overlap_weight), by_pair[pairs[0]])[0]
+    shipped = score(records, base.threshold, fixed)  # the threshold and weights it came with (or the first pair)
+    (weight, overlap), (records, sweep) = max(
+        by_pair.items(),
+        key=lambda item: (max(row[objective] for row in item[1][1]), -abs(item[0][0]) - abs(item[0][1])),
     )
     chosen = max(sweep, key=lambda row: (row[objective], -abs(row["threshold"] - shipped["threshold"])))
     slope, intercept = fit_confidence(records)
@@ -210,10 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         "sets": sizes,
         "shipped_threshold": shipped,
         "objective": args.objective,
-        "best_by_first_reader_weight": {
-            str(w): max(rows, key=lambda row: row[objective]) for w, (_, rows) in by_weight.items()
+        "best_by_weights": {
+            f"first_reader_weight={w} overlap_weight={o}": max(rows, key=lambda row: row[objective])
+            for (w, o), (_, rows) in by_pair.items()
         },
-        "chosen": chosen | {"first_reader_weight": weight},
+        "chosen": chosen | {"first_reader_weight": weight, "overlap_weight": overlap},
         "confidence": {"slope": round(slope, 4), "intercept": round(intercept, 4)},
         "sweep": sweep,
         "command": " ".join(["python -m training.calibrate_dev", *(sys.argv[1:] if argv is None else argv)]),
@@ -230,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         calibration["slope"], calibration["intercept"] = slope, intercept
         if rereader is not None:
             calibration["first_reader_weight"] = weight
+        calibration["overlap_weight"] = overlap
         calibration["threshold_fitted_on"] = (
             f"{len(records)} development questions written from the articles ({', '.join(sizes)}), answered by "
             f"the pipeline (training/calibrate_dev.py), objective {args.objective}: F1 "
