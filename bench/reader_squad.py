@@ -15,6 +15,7 @@ Run: ``python bench/reader_squad.py [--limit N] [--rereader DIR] [--int8-subset 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -26,6 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from eval.scoring import percentile
 from qa.metrics import exact_match, f1_score
+from qa.questions import question_overlap, reading_question
 from qa.reader import ReaderModel
 
 
@@ -62,13 +64,27 @@ def oracle_threshold(sweep: list[tuple[float, float, float]], n: int) -> dict:
 
 
 def best_spans(reader: ReaderModel, rows: list[dict], header: bool) -> list[list]:
-    """Each row's best span (or none) as ``reader`` reads its paragraph."""
+    """Each row's best span (or none) as ``reader`` reads its paragraph, the question read as the pipeline
+    reads it (``reading_question``) and the margin moved by the reader's ``overlap_weight`` as the pipeline
+    moves it (``qa.reading``)."""
     spans = []
+    weight = reader.calibration.overlap_weight
     for offset in range(0, len(rows), 64):
         chunk = rows[offset : offset + 64]
-        spans += reader.read_many(
-            [(r["question"], [r["context"]], [r["title"] if header else ""]) for r in chunk], n_best=1
+        asked = [reading_question(r["question"]) for r in chunk]
+        headers = [r["title"] if header else "" for r in chunk]
+        read = reader.read_many(
+            [(q, [r["context"]], [h]) for q, r, h in zip(asked, chunk, headers, strict=True)], n_best=1
         )
+        if weight:
+            read = [
+                [
+                    dataclasses.replace(c, score=c.score + weight * question_overlap(q, f"{h}\n{r['context']}"))
+                    for c in candidates
+                ]
+                for candidates, q, r, h in zip(read, asked, chunk, headers, strict=True)
+            ]
+        spans += read
     return spans
 
 

@@ -6,7 +6,7 @@ import math
 
 from qa.pipeline import QuestionAnswerer
 from tests.fakes import FakeReader
-from training.calibrate_dev import collect, fit_confidence, score
+from training.calibrate_dev import answered_share, collect, far_questions, fit_confidence, score
 
 QUESTION = "How many Hellfire missiles were delivered?"
 OTHER = "How many Apache helicopters were delivered?"  # nothing in the corpus answers it
@@ -48,3 +48,20 @@ def test_each_threshold_scores_what_the_pipeline_answers_with_it(small_index, fa
     }
     slope, intercept = fit_confidence(records)
     assert math.isfinite(slope) and math.isfinite(intercept) and slope > 0  # the right answer has the larger margin
+
+
+def test_far_misses_are_the_other_sets_answerable_questions_and_count_what_would_be_answered(
+    small_index, fake_encoder
+):
+    other_set = [
+        {"question": QUESTION, "answers": ["5,000"]},
+        {"question": OTHER, "answers": [], "answerable": False},
+    ]
+    far = far_questions(other_set)
+    assert far == [{"question": QUESTION, "answers": [], "answerable": False}]
+    base = _cascade(small_index, fake_encoder, 0.0)
+    records = collect(base, far, base.rereader)
+    assert records[0].answers == ()  # asked over a corpus that never mentions it: nothing is right
+    assert answered_share(records, 2.5, fixed_threshold=0.0) == 1.0  # 3 > 2.5: it would be answered
+    assert answered_share(records, 3.5, fixed_threshold=0.0) == 0.0
+    assert score(records, 2.5, fixed_threshold=0.0)["NoAns"] == 0.0

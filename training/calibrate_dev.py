@@ -19,6 +19,11 @@ once), and the best weight and threshold by the objective win (the smaller weigh
 ``--overlap-weights``, the fitted reader's ``overlap_weight`` (``qa.questions.question_overlap``) is swept
 the same way, every pair of the two weights in turn.
 
+Far misses guard the fit: each set's answerable questions asked over the *other* set's corpus (Somali
+politics over the US-Iraq articles, and back), which the bot must decline. A threshold and weights that
+answer more than ``--max-far-answered`` of them (default 0.5%: one in 200) are never chosen, however well they score on
+the sets themselves, whose unanswerable questions are all near misses.
+
 Run: ``python -m training.calibrate_dev --reader models/reader --rereader DIR [--write]``; the sweep goes to
 ``bench/results/dev_threshold_<folder>.json``.
 """
@@ -107,6 +112,17 @@ def score(records: list[DevRecord], threshold: float, fixed_threshold: float) ->
     }
 
 
+def far_questions(questions: list[dict]) -> list[dict]:
+    """The answerable ``questions`` as unanswerable ones: for asking over a corpus that never mentions them."""
+    return [{"question": q["question"], "answers": [], "answerable": False} for q in questions if q.get("answers")]
+
+
+def answered_share(records: list[DevRecord], threshold: float, fixed_threshold: float) -> float:
+    """The share of ``records`` given an answer when the fitted reader uses ``threshold``."""
+    given = [reply(r, threshold if r.fitted_reader_decides else fixed_threshold) is not None for r in records]
+    return float(np.mean(given)) if given else 0.0
+
+
 def fit_confidence(records: list[DevRecord]) -> tuple[float, float]:
     """(slope, intercept) of sigmoid(slope * margin + intercept) = P(top answer right), over the questions
     the fitted reader decides; an unanswerable question's top answer is never right."""
@@ -172,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--report", default=None, help="default bench/results/dev_threshold_<folder>.json")
     parser.add_argument("--objective", choices=("balanced", "f1"), default="balanced")
+    parser.add_argument(
+        "--max-far-answered",
+        type=float,
+        default=0.005,
+        help="the largest share of far misses (questions of the other set's corpus) a chosen fit may answer",
+    )
     parser.add_argument("--write", action="store_true", help="write the fit into calibration.json")
     args = parser.parse_args(argv)
     reader = MemoReader(ReaderModel(Path(args.reader)))
@@ -196,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             sets.append((answerer, load_questions(questions_path)))
             sizes.append(f"{questions_path.relative_to(ROOT)} ({len(sets[-1][1])})")
+        # Each set's questions over the other set's corpus: far misses.
+        far_sets = [(sets[i][0], far_questions(sets[1 - i][1])) for i in range(len(sets))] if len(sets) == 2 else []
         for weight, overlap in pairs:
             fitted.calibration = dataclasses.replace(base, first_reader_weight=weight, overlap_weight=overlap)
             records = [
@@ -203,14 +227,28 @@ def main(argv: list[str] | None = None) -> int:
                 for answerer, questions in sets
                 for record in collect(answerer, questions, fitted, top_k=args.top_k)
             ]
-            by_pair[weight, overlap] = (records, [score(records, t, fixed) for t in THRESHOLDS])
+            far = [
+                r for answerer, questions in far_sets for r in collect(answerer, questions, fitted, top_k=args.top_k)
+            ]
+            rows = [
+                score(records, t, fixed) | {"far_answered": round(answered_share(far, t, fixed), 4)} for t in THRESHOLDS
+            ]
+            by_pair[weight, overlap] = (records, rows)
     fitted.calibration = base
-    records = by_pair.get((base.first_reader_weight, base.overlap_weight), by_pair[pairs[0]])[0]
+    records, rows = by_pair.get((base.first_reader_weight, base.overlap_weight), by_pair[pairs[0]])
     shipped = score(records, base.threshold, fixed)  # the threshold and weights it came with (or the first pair)
-    (weight, overlap), (records, sweep) = max(
-        by_pair.items(),
-        key=lambda item: (max(row[objective] for row in item[1][1]), -abs(item[0][0]) - abs(item[0][1])),
+    allowed = {
+        pair: [row for row in rows if row["far_answered"] <= args.max_far_answered]
+        for pair, (_, rows) in by_pair.items()
+    }
+    allowed = {pair: rows for pair, rows in allowed.items() if rows}
+    if not allowed:
+        parser.error(f"every fit answers more than {args.max_far_answered:.0%} of the far misses")
+    (weight, overlap), sweep = max(
+        allowed.items(),
+        key=lambda item: (max(row[objective] for row in item[1]), -abs(item[0][0]) - abs(item[0][1])),
     )
+    records = by_pair[weight, overlap][0]
     chosen = max(sweep, key=lambda row: (row[objective], -abs(row["threshold"] - shipped["threshold"])))
     slope, intercept = fit_confidence(records)
     report = {
@@ -223,10 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         "objective": args.objective,
         "best_by_weights": {
             f"first_reader_weight={w} overlap_weight={o}": max(rows, key=lambda row: row[objective])
-            for (w, o), (_, rows) in by_pair.items()
+            for (w, o), rows in allowed.items()
         },
         "chosen": chosen | {"first_reader_weight": weight, "overlap_weight": overlap},
         "confidence": {"slope": round(slope, 4), "intercept": round(intercept, 4)},
+        "far_misses": sum(len(questions) for _, questions in far_sets),
         "sweep": sweep,
         "command": " ".join(["python -m training.calibrate_dev", *(sys.argv[1:] if argv is None else argv)]),
     }
