@@ -50,10 +50,8 @@ def test_each_threshold_scores_what_the_pipeline_answers_with_it(small_index, fa
     assert math.isfinite(slope) and math.isfinite(intercept) and slope > 0  # the right answer has the larger margin
 
 
-def test_far_misses_are_the_other_sets_answerable_questions_and_count_what_would_be_answered(
-    small_index, fake_encoder
-):
-    other_set = [
+def test_far_misses_are_the_other_sets_answerable_questions_and_count_what_would_be_answered(small_index, fake_encoder):
+    other_set: list[dict] = [
         {"question": QUESTION, "answers": ["5,000"]},
         {"question": OTHER, "answers": [], "answerable": False},
     ]
