@@ -17,7 +17,11 @@ With ``--first-reader-weights``, the rereader's ``first_reader_weight`` (``qa.re
 chosen with the threshold: each weight is swept in turn (readings are remembered, so each window is read
 once), and the best weight and threshold by the objective win (the smaller weight on a tie). With
 ``--overlap-weights``, the fitted reader's ``overlap_weight`` (``qa.questions.question_overlap``) is swept
-the same way, every pair of the two weights in turn.
+the same way, every pair of the two weights in turn. With ``--first-stop-margins`` (a rereader only), the
+first reader's stop margin, past which its own answer stands and the rereader never reads, is swept too: a
+larger one hands more questions to the better rereader, at the cost of time (``bench/latency.py``); the
+report gives the share the first reader decides for each (``--write`` leaves the first reader's margin as it
+is).
 
 Far misses guard the fit: each set's answerable questions asked over the *other* set's corpus (Somali
 politics over the US-Iraq articles, and back), which the bot must decline. A threshold and weights that
@@ -184,6 +188,14 @@ def main(argv: list[str] | None = None) -> int:
         help="the fitted reader's overlap_weight values to try (qa.questions.question_overlap; default: its own)",
     )
     parser.add_argument(
+        "--first-stop-margins",
+        type=float,
+        nargs="+",
+        default=None,
+        help="with --rereader, the first reader's stop_margin values to try (default: its own); reported, never "
+        "written (it belongs to the first reader's calibration.json)",
+    )
+    parser.add_argument(
         "--top-k", type=int, default=None, help="passages retrieved and read per question (default: the pipeline's)"
     )
     parser.add_argument("--report", default=None, help="default bench/results/dev_threshold_<folder>.json")
@@ -205,8 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     objective = "balanced" if args.objective == "balanced" else "F1"
     fixed, base = reader.calibration.threshold, fitted.calibration
     overlap_weights = args.overlap_weights if args.overlap_weights is not None else [base.overlap_weight]
-    pairs = [(weight, overlap) for weight in weights for overlap in overlap_weights]
-    by_pair: dict[tuple[float, float], tuple[list[DevRecord], list[dict]]] = {}
+    first_base = reader.calibration
+    gates = args.first_stop_margins if rereader is not None and args.first_stop_margins else [first_base.stop_margin]
+    pairs = [(weight, overlap, gate) for weight in weights for overlap in overlap_weights for gate in gates]
+    by_pair: dict[tuple[float, float, float | None], tuple[list[DevRecord], list[dict]]] = {}
     sizes = []
     with tempfile.TemporaryDirectory() as tmp:
         sets = []
@@ -220,8 +234,10 @@ def main(argv: list[str] | None = None) -> int:
             sizes.append(f"{questions_path.relative_to(ROOT)} ({len(sets[-1][1])})")
         # Each set's questions over the other set's corpus: far misses.
         far_sets = [(sets[i][0], far_questions(sets[1 - i][1])) for i in range(len(sets))] if len(sets) == 2 else []
-        for weight, overlap in pairs:
+        for weight, overlap, gate in pairs:
             fitted.calibration = dataclasses.replace(base, first_reader_weight=weight, overlap_weight=overlap)
+            if rereader is not None:
+                reader.calibration = dataclasses.replace(first_base, stop_margin=gate)
             records = [
                 record
                 for answerer, questions in sets
@@ -230,12 +246,16 @@ def main(argv: list[str] | None = None) -> int:
             far = [
                 r for answerer, questions in far_sets for r in collect(answerer, questions, fitted, top_k=args.top_k)
             ]
+            first_decides = round(float(np.mean([not r.fitted_reader_decides for r in records])), 4)
             rows = [
-                score(records, t, fixed) | {"far_answered": round(answered_share(far, t, fixed), 4)} for t in THRESHOLDS
+                score(records, t, fixed)
+                | {"far_answered": round(answered_share(far, t, fixed), 4), "first_reader_decides": first_decides}
+                for t in THRESHOLDS
             ]
-            by_pair[weight, overlap] = (records, rows)
-    fitted.calibration = base
-    records, rows = by_pair.get((base.first_reader_weight, base.overlap_weight), by_pair[pairs[0]])
+            by_pair[weight, overlap, gate] = (records, rows)
+    fitted.calibration, reader.calibration = base, first_base
+    as_shipped = (base.first_reader_weight, base.overlap_weight, first_base.stop_margin)
+    records, rows = by_pair.get(as_shipped, by_pair[pairs[0]])
     shipped = score(records, base.threshold, fixed)  # the threshold and weights it came with (or the first pair)
     allowed = {
         pair: [row for row in rows if row["far_answered"] <= args.max_far_answered]
@@ -244,11 +264,11 @@ def main(argv: list[str] | None = None) -> int:
     allowed = {pair: rows for pair, rows in allowed.items() if rows}
     if not allowed:
         parser.error(f"every fit answers more than {args.max_far_answered:.0%} of the far misses")
-    (weight, overlap), sweep = max(
+    (weight, overlap, gate), sweep = max(
         allowed.items(),
         key=lambda item: (max(row[objective] for row in item[1]), -abs(item[0][0]) - abs(item[0][1])),
     )
-    records = by_pair[weight, overlap][0]
+    records = by_pair[weight, overlap, gate][0]
     chosen = max(sweep, key=lambda row: (row[objective], -abs(row["threshold"] - shipped["threshold"])))
     slope, intercept = fit_confidence(records)
     report = {
@@ -260,10 +280,12 @@ def main(argv: list[str] | None = None) -> int:
         "shipped_threshold": shipped,
         "objective": args.objective,
         "best_by_weights": {
-            f"first_reader_weight={w} overlap_weight={o}": max(rows, key=lambda row: row[objective])
-            for (w, o), rows in allowed.items()
+            f"first_reader_weight={w} overlap_weight={o} first_stop_margin={g}": max(
+                rows, key=lambda row: row[objective]
+            )
+            for (w, o, g), rows in allowed.items()
         },
-        "chosen": chosen | {"first_reader_weight": weight, "overlap_weight": overlap},
+        "chosen": chosen | {"first_reader_weight": weight, "overlap_weight": overlap, "first_stop_margin": gate},
         "confidence": {"slope": round(slope, 4), "intercept": round(intercept, 4)},
         "far_misses": sum(len(questions) for _, questions in far_sets),
         "sweep": sweep,
