@@ -66,7 +66,7 @@ def oracle_threshold(sweep: list[tuple[float, float, float]], n: int) -> dict:
 def best_spans(reader: ReaderModel, rows: list[dict], header: bool) -> list[list]:
     """Each row's best span (or none) as ``reader`` reads its paragraph, the question read as the pipeline
     reads it (``reading_question``) and the margin moved by the reader's ``overlap_weight`` as the pipeline
-    moves it (``qa.reading``)."""
+    moves it (``qa.grouping.answer_groups``: one paragraph, so one move for every span of a question)."""
     spans = []
     weight = reader.calibration.overlap_weight
     for offset in range(0, len(rows), 64):

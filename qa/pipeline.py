@@ -31,7 +31,7 @@ from qa.defaults import (
     default_store,
 )
 from qa.errors import InvalidOptionError
-from qa.grouping import choose_answers, group_candidates
+from qa.grouping import answer_groups, choose_answers
 from qa.questions import clean_question
 from qa.reader import Reader, ReaderModel
 from qa.reading import PlacedCandidate, blend_margins, clearly_ahead, read_windows
@@ -270,7 +270,7 @@ class QuestionAnswerer:
         passages: tuple[RetrievedPassage, ...],
         index: CorpusIndex,
     ) -> Answer:
-        groups = group_candidates(candidates)
+        groups = answer_groups(candidates, reader.calibration)
         chosen = choose_answers(groups, threshold=reader.calibration.threshold)
         if not chosen:
             best = max((g.best.confidence for g in groups), default=0.0)

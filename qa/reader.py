@@ -57,11 +57,12 @@ class ReaderCalibration:
     ``first_reader_weight``: for a rereader, how much the first reader's margin for the same span adds to
     its own (``qa.reading.blend_margins``; 0: the rereader decides alone); fitted with the threshold on the
     development sets (``training/calibrate_dev.py``).
-    ``overlap_weight``: how much ``qa.questions.question_overlap`` of a window (the share of the question's
-    content words it holds, 0 to 1) adds to the margins of the spans read in it; negative for a reader whose
-    margin over-rewards a passage that repeats the question's words (a near-miss question often does; a
-    right answer to a question in other words often does not). 0: none. Fitted with the threshold on the
-    development sets."""
+    ``overlap_weight``: how much ``qa.questions.question_overlap`` of the best answer's window (the share of
+    the question's content words it holds, 0 to 1) adds to every margin of the question before the
+    threshold decides (``qa.grouping.answer_groups``: the decision moves, the order of answers does not);
+    negative for a reader whose margin over-rewards a passage that repeats the question's words (a near-miss
+    question often does; a right answer to a question in other words often does not). 0: none. Fitted with
+    the threshold on the development sets."""
 
     threshold: float = 0.0
     slope: float = 1.0

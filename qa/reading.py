@@ -28,7 +28,9 @@ class PlacedCandidate:
     """A reader span placed in its document: ``document.text[doc_start:doc_end]`` is the span.
 
     ``confidence`` is the calibrated probability that it is right; ``retrieval`` the retrieved chunk of
-    its window; ``date_bonus`` what the question's dates add to its rank.
+    its window; ``date_bonus`` what the question's dates add to its rank; ``overlap`` the share of the
+    question's content words its window holds (``qa.questions.question_overlap``; measured only for a reader
+    with an ``overlap_weight``, else 0), which moves the decision to answer (``qa.grouping.answer_groups``).
     """
 
     candidate: SpanCandidate
@@ -38,6 +40,7 @@ class PlacedCandidate:
     confidence: float
     retrieval: ScoredChunk
     date_bonus: float = 0.0
+    overlap: float = 0.0
 
     @property
     def rank_score(self) -> float:
@@ -163,9 +166,6 @@ def _read_some(
         start, end = tidy_span(text, candidate.start, candidate.end)
         if (start, end) != (candidate.start, candidate.end):
             candidate = dataclasses.replace(candidate, start=start, end=end, text=text[start:end])
-        if calibration.overlap_weight:
-            added = calibration.overlap_weight * overlaps[candidate.passage_index]
-            candidate = dataclasses.replace(candidate, score=candidate.score + added)
         if not answer_fits_question(question, whole_words(text, candidate.start, candidate.end)):
             continue
         bonus = date_bonus(years, months, documents[window.doc_id].date)
@@ -178,6 +178,7 @@ def _read_some(
                 confidence=calibration.confidence(candidate.margin + bonus),
                 retrieval=window.retrieval,
                 date_bonus=bonus,
+                overlap=overlaps[candidate.passage_index],
             )
         )
     return placed

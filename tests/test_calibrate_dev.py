@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 
 from qa.pipeline import QuestionAnswerer
 from tests.fakes import FakeReader
-from training.calibrate_dev import answered_share, collect, far_questions, fit_confidence, score
+from training.calibrate_dev import answered_share, collect, cross_check, far_questions, fit_confidence, score
 
 QUESTION = "How many Hellfire missiles were delivered?"
 OTHER = "How many Apache helicopters were delivered?"  # nothing in the corpus answers it
 
 
-def _cascade(small_index, fake_encoder, threshold):
+def _cascade(small_index, fake_encoder, threshold, other_margin=2.0):
     corpus, index_dir = small_index
     return QuestionAnswerer(
         index_dir=index_dir,
         corpus_dir=corpus,
         encoder=fake_encoder,
         reader=FakeReader({QUESTION: [("5,000", 3.0)], OTHER: [("450", 1.0)]}, stop_margin=8.0),
-        rereader=FakeReader({QUESTION: [("5,000", 3.0)], OTHER: [("450", 2.0)]}, threshold=threshold),
+        rereader=FakeReader({QUESTION: [("5,000", 3.0)], OTHER: [("450", other_margin)]}, threshold=threshold),
     )
 
 
@@ -63,3 +64,28 @@ def test_far_misses_are_the_other_sets_answerable_questions_and_count_what_would
     assert answered_share(records, 2.5, fixed_threshold=0.0) == 1.0  # 3 > 2.5: it would be answered
     assert answered_share(records, 3.5, fixed_threshold=0.0) == 0.0
     assert score(records, 2.5, fixed_threshold=0.0)["NoAns"] == 0.0
+
+
+def test_the_cross_check_chooses_on_one_set_alone_and_scores_the_other(small_index, fake_encoder):
+    questions: list[dict] = [
+        {"question": QUESTION, "answers": ["5,000"]},
+        {"question": OTHER, "answers": [], "answerable": False},
+    ]
+    easy = _cascade(small_index, fake_encoder, 0.0)  # the near miss reads 2.0, the answer 3.0
+    hard = _cascade(small_index, fake_encoder, 0.0, other_margin=4.0)  # the near miss reads above the answer
+    per_set = [collect(easy, questions, easy.rereader), collect(hard, questions, hard.rereader)]
+    far = [collect(easy, far_questions(questions), easy.rereader)] * 2  # a far miss read at 3.0
+    by_set = {(0.0, 0.0, None): (per_set, far)}
+    lenient = cross_check(by_set, ["easy", "hard"], 0.0, argparse.Namespace(objective="balanced", max_far_answered=1.0))
+    # Chosen on "easy": 2.0, the first threshold that answers 3.0 and declines 2.0; on "hard" the near miss
+    # (4.0) is answered there.
+    row = lenient["chosen on easy, scored on hard"]
+    assert row["threshold"] == 2.0 and row["fit_balanced"] == 1.0
+    assert (row["HasAns_F1"], row["NoAns"], row["balanced"], row["far_answered"]) == (1.0, 0.0, 0.5, 1.0)
+    # Chosen on "hard": no threshold tells its two questions apart (0.5 at best); the first is -40.
+    assert lenient["chosen on hard, scored on easy"]["fit_balanced"] == 0.5
+    # The fit set's own far misses bind the choice: none may be answered, so 3.0 (the far miss) is declined.
+    strict = cross_check(by_set, ["easy", "hard"], 0.0, argparse.Namespace(objective="balanced", max_far_answered=0.0))
+    row = strict["chosen on easy, scored on hard"]
+    assert row["threshold"] == 3.0 and row["far_answered"] == 0.0 and row["HasAns_F1"] == 0.0
+    assert cross_check(by_set, ["one"], 0.0, argparse.Namespace(objective="balanced", max_far_answered=1.0)) == {}

@@ -336,21 +336,24 @@ def test_a_rereader_with_a_first_reader_weight_adds_the_first_readers_margin_for
     assert unseen.answer(QUESTION).score == pytest.approx(1 / (1 + math.exp(-11.0)), abs=1e-4)  # 6 + (6 - 1)
 
 
-def test_a_readers_overlap_weight_moves_its_margins_by_the_share_of_question_words_a_window_holds(
+def test_a_readers_overlap_weight_moves_the_decision_by_the_share_of_question_words_the_best_window_holds(
     small_index, fake_encoder
 ):
     # "825" is read in the paragraph that repeats the question's words (all four: overlap 1); "$4.7 billion" in
     # another article's two paragraphs, which hold two of them ("US", "Iraq": overlap 1/2). An overlap weight
-    # of -2 takes 2 off the first margin and 1 off the second.
+    # of -2 takes 2 x 1 (the best answer's window) off every margin: the order stays, the confidences fall.
     question = "How many US troops were on the ground in Iraq?"
     answers = {question: [("825", 3.0), ("$4.7 billion", 2.5)]}
     assert _answerer(small_index, fake_encoder, answers).answer(question, top_k=10).text == "825"
     answerer = _answerer(small_index, fake_encoder, answers)
     answerer.reader.calibration = dataclasses.replace(answerer.reader.calibration, overlap_weight=-2.0)
     result = answerer.answer(question, top_k=10)
-    assert result.text == "$4.7 billion" and [a.text for a in result.alternatives] == ["825"]
-    assert result.score == pytest.approx(1 / (1 + math.exp(-1.5)), abs=1e-4)  # 2.5 - 2 x 1/2
-    assert result.alternatives[0].score == pytest.approx(1 / (1 + math.exp(-1.0)), abs=1e-4)  # 3 - 2 x 1
+    assert result.text == "825" and [a.text for a in result.alternatives] == ["$4.7 billion"]
+    assert result.score == pytest.approx(1 / (1 + math.exp(-1.0)), abs=1e-4)  # 3 - 2 x 1
+    assert result.alternatives[0].score == pytest.approx(1 / (1 + math.exp(-0.5)), abs=1e-4)  # 2.5 - 2 x 1
+    # Past the threshold (0): at -4 both margins fall below it and the bot declines.
+    answerer.reader.calibration = dataclasses.replace(answerer.reader.calibration, overlap_weight=-4.0)
+    assert answerer.answer(question, top_k=10).text is None
 
 
 def test_a_blending_first_reader_reads_no_window_the_rereader_stopped_before(small_index, fake_encoder):

@@ -16,12 +16,15 @@ sigmoid is refitted on the same questions (right = F1 >= 0.5 for the top answer)
 With ``--first-reader-weights``, the rereader's ``first_reader_weight`` (``qa.reading.blend_margins``) is
 chosen with the threshold: each weight is swept in turn (readings are remembered, so each window is read
 once), and the best weight and threshold by the objective win (the smaller weight on a tie). With
-``--overlap-weights``, the fitted reader's ``overlap_weight`` (``qa.questions.question_overlap``) is swept
+``--overlap-weights``, the fitted reader's ``overlap_weight`` (``qa.grouping.answer_groups``) is swept
 the same way, every pair of the two weights in turn. With ``--first-stop-margins`` (a rereader only), the
 first reader's stop margin, past which its own answer stands and the rereader never reads, is swept too: a
 larger one hands more questions to the better rereader, at the cost of time (``bench/latency.py``); the
 report gives the share the first reader decides for each (``--write`` leaves the first reader's margin as it
 is).
+
+The report's ``cross_check`` makes the same choice on each set alone and scores it on the other: how the
+fit does on questions it was not chosen on (the chosen fit itself is scored in sample).
 
 Far misses guard the fit: each set's answerable questions asked over the *other* set's corpus (Somali
 politics over the US-Iraq articles, and back), which the bot must decline. A threshold and weights that
@@ -47,7 +50,7 @@ import numpy as np
 
 from embeddings import SentenceTransformerEncoder, build_index
 from qa.defaults import DEFAULT_TOP_K
-from qa.grouping import AnswerGroup, choose_answers, group_candidates
+from qa.grouping import AnswerGroup, answer_groups, choose_answers
 from qa.metrics import f1_score
 from qa.pipeline import QuestionAnswerer
 from qa.questions import clean_question
@@ -85,7 +88,7 @@ def collect(
         retrieved = answerer._retrieve(retriever, question, top_k=top_k, mode=None)
         candidates, reader = answerer._read(question, retrieved, index, with_previous=True)
         answers = tuple(row.get("answers") or ()) if row.get("answerable", True) else ()
-        records.append(DevRecord(answers, tuple(group_candidates(candidates)), reader is fitted))
+        records.append(DevRecord(answers, tuple(answer_groups(candidates, reader.calibration)), reader is fitted))
     return records
 
 
@@ -137,6 +140,43 @@ def fit_confidence(records: list[DevRecord]) -> tuple[float, float]:
             margins.append(best.margin)
             right.append(float(bool(record.answers) and f1_score(best.text, list(record.answers)) >= 0.5))
     return fit_logistic(np.array(margins), np.array(right))
+
+
+def cross_check(
+    by_set: dict[tuple, tuple[list[list[DevRecord]], list[list[DevRecord]]]],
+    names: list[str],
+    fixed_threshold: float,
+    args: argparse.Namespace,
+) -> dict[str, dict]:
+    """The sweep's choice made on one development set alone (weights and threshold, under that set's own far
+    misses) and scored on the other: how the fit does on questions it was not chosen on. Empty without two
+    sets."""
+    if len(names) != 2:
+        return {}
+    objective = "balanced" if args.objective == "balanced" else "F1"
+    report = {}
+    for fit, test in ((0, 1), (1, 0)):
+        best = None
+        for pair, (per_set, far_per_set) in by_set.items():
+            for threshold in THRESHOLDS:
+                if answered_share(far_per_set[fit], threshold, fixed_threshold) > args.max_far_answered:
+                    continue
+                value = score(per_set[fit], threshold, fixed_threshold)[objective]
+                if best is None or value > best[0]:
+                    best = (value, pair, threshold)
+        if best is None:
+            continue
+        value, (weight, overlap, gate), threshold = best
+        per_set, far_per_set = by_set[weight, overlap, gate]
+        report[f"chosen on {names[fit]}, scored on {names[test]}"] = {
+            "fit_" + objective: value,
+            "first_reader_weight": weight,
+            "overlap_weight": overlap,
+            "first_stop_margin": gate,
+            **score(per_set[test], threshold, fixed_threshold),
+            "far_answered": round(answered_share(far_per_set[test], threshold, fixed_threshold), 4),
+        }
+    return report
 
 
 def load_questions(path: Path) -> list[dict]:
@@ -221,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     gates = args.first_stop_margins if rereader is not None and args.first_stop_margins else [first_base.stop_margin]
     pairs = [(weight, overlap, gate) for weight in weights for overlap in overlap_weights for gate in gates]
     by_pair: dict[tuple[float, float, float | None], tuple[list[DevRecord], list[dict]]] = {}
+    by_set: dict[tuple[float, float, float | None], tuple[list[list[DevRecord]], list[list[DevRecord]]]] = {}
     sizes = []
     with tempfile.TemporaryDirectory() as tmp:
         sets = []
@@ -238,14 +279,10 @@ def main(argv: list[str] | None = None) -> int:
             fitted.calibration = dataclasses.replace(base, first_reader_weight=weight, overlap_weight=overlap)
             if rereader is not None:
                 reader.calibration = dataclasses.replace(first_base, stop_margin=gate)
-            records = [
-                record
-                for answerer, questions in sets
-                for record in collect(answerer, questions, fitted, top_k=args.top_k)
-            ]
-            far = [
-                r for answerer, questions in far_sets for r in collect(answerer, questions, fitted, top_k=args.top_k)
-            ]
+            per_set = [collect(answerer, questions, fitted, top_k=args.top_k) for answerer, questions in sets]
+            far_per_set = [collect(answerer, questions, fitted, top_k=args.top_k) for answerer, questions in far_sets]
+            records = [record for records in per_set for record in records]
+            far = [record for records in far_per_set for record in records]
             first_decides = round(float(np.mean([not r.fitted_reader_decides for r in records])), 4)
             rows = [
                 score(records, t, fixed)
@@ -253,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                 for t in THRESHOLDS
             ]
             by_pair[weight, overlap, gate] = (records, rows)
+            by_set[weight, overlap, gate] = (per_set, far_per_set)
     fitted.calibration, reader.calibration = base, first_base
     as_shipped = (base.first_reader_weight, base.overlap_weight, first_base.stop_margin)
     records, rows = by_pair.get(as_shipped, by_pair[pairs[0]])
@@ -288,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         "chosen": chosen | {"first_reader_weight": weight, "overlap_weight": overlap, "first_stop_margin": gate},
         "confidence": {"slope": round(slope, 4), "intercept": round(intercept, 4)},
         "far_misses": sum(len(questions) for _, questions in far_sets),
+        "cross_check": cross_check(by_set, [size.split(" (")[0] for size in sizes], fixed, args),
         "sweep": sweep,
         "command": " ".join(["python -m training.calibrate_dev", *(sys.argv[1:] if argv is None else argv)]),
     }

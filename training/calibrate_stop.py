@@ -30,11 +30,11 @@ from pathlib import Path
 
 from embeddings import SentenceTransformerEncoder, build_index
 from qa.defaults import DEFAULT_READER_DIR, DEFAULT_TOP_K
-from qa.grouping import choose_answers, group_candidates
+from qa.grouping import answer_groups, choose_answers
 from qa.metrics import f1_score
 from qa.pipeline import QuestionAnswerer
 from qa.questions import clean_question
-from qa.reader import ReaderModel
+from qa.reader import ReaderCalibration, ReaderModel
 from qa.reading import PlacedCandidate, clearly_ahead, read_windows
 from qa.windows import reading_windows
 
@@ -62,8 +62,9 @@ def write_open_corpus(folder: Path, heldout_titles: set[str]) -> list[tuple[str,
     return questions
 
 
-def answer_text(candidates: list[PlacedCandidate], threshold: float) -> str | None:
-    chosen = choose_answers(group_candidates(candidates), threshold=threshold)
+def answer_text(candidates: list[PlacedCandidate], calibration: ReaderCalibration) -> str | None:
+    """The answer the pipeline gives from ``candidates`` under the reader's ``calibration`` (None: it abstains)."""
+    chosen = choose_answers(answer_groups(candidates, calibration), threshold=calibration.threshold)
     return chosen[0].best.candidate.text.strip() if chosen else None
 
 
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             build_index(corpus, index_dir, encoder=SentenceTransformerEncoder())
         # The reader being calibrated, not the shipped one (a new reader's margins set its own stop margin).
         answerer = QuestionAnswerer(index_dir=index_dir, corpus_dir=corpus, reader=ReaderModel(reader_dir)).load()
-        threshold = answerer.reader.calibration.threshold
+        calibration = answerer.reader.calibration
         sample = random.Random(args.seed).sample(questions, min(args.questions, len(questions)))
         per_question = []  # (gold answers, windows in reading order, candidates per window)
         for question, gold_answers in sample:
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                 for i in order
             ]
             per_question.append((gold_answers, read))
-        full = [answer_text([c for window in read for c in window], threshold) for _, read in per_question]
+        full = [answer_text([c for window in read for c in window], calibration) for _, read in per_question]
         full_f1s = [f1_score(a, gold) for a, (gold, _) in zip(full, per_question, strict=True)]
         full_f1 = statistics.fmean(full_f1s)
         sweep = []
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                     count += 1
                     if clearly_ahead(placed, margin):
                         break
-                answers.append(answer_text(placed, threshold))
+                answers.append(answer_text(placed, calibration))
                 windows_read.append(count)
             f1s = [f1_score(a, gold) for a, (gold, _) in zip(answers, per_question, strict=True)]
             f1 = statistics.fmean(f1s)
