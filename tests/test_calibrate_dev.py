@@ -5,9 +5,20 @@ from __future__ import annotations
 import argparse
 import math
 
+import numpy as np
+import pytest
+
 from qa.pipeline import QuestionAnswerer
 from tests.fakes import FakeReader
-from training.calibrate_dev import answered_share, collect, cross_check, far_questions, fit_confidence, score
+from training.calibrate_dev import (
+    SquadGuard,
+    answered_share,
+    collect,
+    cross_check,
+    far_questions,
+    fit_confidence,
+    score,
+)
 
 QUESTION = "How many Hellfire missiles were delivered?"
 OTHER = "How many Apache helicopters were delivered?"  # nothing in the corpus answers it
@@ -89,3 +100,13 @@ def test_the_cross_check_chooses_on_one_set_alone_and_scores_the_other(small_ind
     row = strict["chosen on easy, scored on hard"]
     assert row["threshold"] == 3.0 and row["far_answered"] == 0.0 and row["HasAns_F1"] == 0.0
     assert cross_check(by_set, ["one"], 0.0, argparse.Namespace(objective="balanced", max_far_answered=1.0)) == {}
+
+
+def test_the_squad_guard_counts_the_f1_lost_to_abstaining_as_the_overlap_weight_moves_margins():
+    # Two right answers (F1 1) at margins 5 and 2 in paragraphs holding all and half of the question's words,
+    # one wrong (F1 0) at 4.
+    guard = SquadGuard(np.array([5.0, 2.0, 4.0]), np.array([1.0, 1.0, 0.0]), np.array([1.0, 0.5, 1.0]))
+    assert guard.loss(-10.0, 0.0) == 0.0  # everything answered
+    assert guard.loss(3.0, 0.0) == pytest.approx(100 / 3)  # 2 is declined: one right answer of three lost
+    assert guard.loss(0.0, -4.0) == pytest.approx(100 / 3)  # 5 - 4 = 1 stays, 2 - 2 = 0 is declined
+    assert guard.loss(0.0, -6.0) == pytest.approx(200 / 3)  # both right answers declined

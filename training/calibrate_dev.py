@@ -29,7 +29,10 @@ fit does on questions it was not chosen on (the chosen fit itself is scored in s
 Far misses guard the fit: each set's answerable questions asked over the *other* set's corpus (Somali
 politics over the US-Iraq articles, and back), which the bot must decline. A threshold and weights that
 answer more than ``--max-far-answered`` of them (default 0.5%: one in 200) are never chosen, however well they score on
-the sets themselves, whose unanswerable questions are all near misses.
+the sets themselves, whose unanswerable questions are all near misses. Held-out SQuAD train questions guard
+it from the other side (``--squad-guard``, 400 by default): SQuAD's questions reuse their paragraph's words,
+so an overlap weight that declines near misses can decline them too; a fit that loses more than
+``--max-squad-loss`` F1 points there (default 2) to abstaining is never chosen either.
 
 Run: ``python -m training.calibrate_dev --reader models/reader --rereader DIR [--write]``; the sweep goes to
 ``bench/results/dev_threshold_<folder>.json``.
@@ -40,6 +43,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import random
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -53,10 +57,11 @@ from qa.defaults import DEFAULT_TOP_K
 from qa.grouping import AnswerGroup, answer_groups, choose_answers
 from qa.metrics import f1_score
 from qa.pipeline import QuestionAnswerer
-from qa.questions import clean_question
-from qa.reader import ReaderCalibration, ReaderModel, _read_calibration
+from qa.questions import clean_question, question_overlap, reading_question
+from qa.reader import Reader, ReaderCalibration, ReaderModel, _read_calibration
 from qa.span_decoding import SpanCandidate
 from training.export_reader import fit_logistic
+from training.squad_data import load_articles
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SETS = (
@@ -147,10 +152,11 @@ def cross_check(
     names: list[str],
     fixed_threshold: float,
     args: argparse.Namespace,
+    guard: SquadGuard | None = None,
 ) -> dict[str, dict]:
     """The sweep's choice made on one development set alone (weights and threshold, under that set's own far
-    misses) and scored on the other: how the fit does on questions it was not chosen on. Empty without two
-    sets."""
+    misses and the SQuAD ``guard``) and scored on the other: how the fit does on questions it was not chosen
+    on. Empty without two sets."""
     if len(names) != 2:
         return {}
     objective = "balanced" if args.objective == "balanced" else "F1"
@@ -160,6 +166,8 @@ def cross_check(
         for pair, (per_set, far_per_set) in by_set.items():
             for threshold in THRESHOLDS:
                 if answered_share(far_per_set[fit], threshold, fixed_threshold) > args.max_far_answered:
+                    continue
+                if guard is not None and guard.loss(threshold, pair[1]) > args.max_squad_loss:
                     continue
                 value = score(per_set[fit], threshold, fixed_threshold)[objective]
                 if best is None or value > best[0]:
@@ -177,6 +185,45 @@ def cross_check(
             "far_answered": round(answered_share(far_per_set[test], threshold, fixed_threshold), 4),
         }
     return report
+
+
+@dataclass(frozen=True)
+class SquadGuard:
+    """Held-out SQuAD train questions read over their own paragraph by the fitted reader: the best span's
+    margin, its F1 and the question's overlap with the paragraph (``qa.questions.question_overlap``)."""
+
+    margins: np.ndarray
+    f1s: np.ndarray
+    overlaps: np.ndarray
+
+    def loss(self, threshold: float, overlap_weight: float) -> float:
+        """SQuAD F1 points lost to abstaining (the answer given only when the margin moved by the overlap
+        weight passes ``threshold``, as ``qa.grouping.answer_groups`` decides) against answering all."""
+        answered = self.margins + overlap_weight * self.overlaps > threshold
+        return float(100 * (self.f1s.mean() - np.where(answered, self.f1s, 0.0).mean()))
+
+
+def squad_guard(reader: Reader, reader_dir: Path, train: Path, limit: int, seed: int = 5) -> SquadGuard:
+    """``limit`` answerable questions of the held-out SQuAD *train* articles named in ``reader_dir``'s
+    ``training_log.json``, each read over its own paragraph under its title line, the question as the
+    pipeline reads it (``reading_question``), as ``bench/reader_squad.py`` reads SQuAD dev."""
+    titles = set(json.loads((reader_dir / "training_log.json").read_text(encoding="utf-8"))["heldout_titles"])
+    rows = [
+        (article["title"].replace("_", " "), paragraph["context"], qa["question"], [a["text"] for a in qa["answers"]])
+        for article in load_articles(train)
+        if article["title"] in titles
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+    ]
+    rows = random.Random(seed).sample(rows, min(limit, len(rows)))
+    margins, f1s, overlaps = [], [], []
+    for title, context, question, answers in rows:
+        asked = reading_question(question)
+        candidates = reader.read(asked, [context], headers=[title], n_best=1)
+        margins.append(candidates[0].margin if candidates else -1e3)
+        f1s.append(f1_score(candidates[0].text, answers) if candidates else 0.0)
+        overlaps.append(question_overlap(asked, f"{title}\n{context}"))
+    return SquadGuard(np.array(margins), np.array(f1s), np.array(overlaps))
 
 
 def load_questions(path: Path) -> list[dict]:
@@ -246,6 +293,19 @@ def main(argv: list[str] | None = None) -> int:
         default=0.005,
         help="the largest share of far misses (questions of the other set's corpus) a chosen fit may answer",
     )
+    parser.add_argument(
+        "--squad-guard",
+        type=int,
+        default=400,
+        help="held-out SQuAD train questions (of the fitted reader's training_log.json) that guard the fit; 0: none",
+    )
+    parser.add_argument(
+        "--max-squad-loss",
+        type=float,
+        default=2.0,
+        help="the most SQuAD F1 points a chosen fit may lose to abstaining on the guard's questions (default 2)",
+    )
+    parser.add_argument("--train", default=str(ROOT.parent / "shared" / "data" / "squad" / "train-v1.1.json"))
     parser.add_argument("--write", action="store_true", help="write the fit into calibration.json")
     args = parser.parse_args(argv)
     reader = MemoReader(ReaderModel(Path(args.reader)))
@@ -263,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     by_pair: dict[tuple[float, float, float | None], tuple[list[DevRecord], list[dict]]] = {}
     by_set: dict[tuple[float, float, float | None], tuple[list[list[DevRecord]], list[list[DevRecord]]]] = {}
     sizes = []
+    guard = squad_guard(fitted, fitted_dir, Path(args.train), args.squad_guard) if args.squad_guard else None
     with tempfile.TemporaryDirectory() as tmp:
         sets = []
         for number, (questions_path, corpus) in enumerate(DEV_SETS):
@@ -287,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = [
                 score(records, t, fixed)
                 | {"far_answered": round(answered_share(far, t, fixed), 4), "first_reader_decides": first_decides}
+                | ({"squad_loss": round(guard.loss(t, overlap), 2)} if guard is not None else {})
                 for t in THRESHOLDS
             ]
             by_pair[weight, overlap, gate] = (records, rows)
@@ -296,12 +358,19 @@ def main(argv: list[str] | None = None) -> int:
     records, rows = by_pair.get(as_shipped, by_pair[pairs[0]])
     shipped = score(records, base.threshold, fixed)  # the threshold and weights it came with (or the first pair)
     allowed = {
-        pair: [row for row in rows if row["far_answered"] <= args.max_far_answered]
+        pair: [
+            row
+            for row in rows
+            if row["far_answered"] <= args.max_far_answered and row.get("squad_loss", 0.0) <= args.max_squad_loss
+        ]
         for pair, (_, rows) in by_pair.items()
     }
     allowed = {pair: rows for pair, rows in allowed.items() if rows}
     if not allowed:
-        parser.error(f"every fit answers more than {args.max_far_answered:.0%} of the far misses")
+        parser.error(
+            f"every fit answers more than {args.max_far_answered:.1%} of the far misses or loses more than "
+            f"{args.max_squad_loss} F1 on the held-out SQuAD questions"
+        )
     (weight, overlap, gate), sweep = max(
         allowed.items(),
         key=lambda item: (max(row[objective] for row in item[1]), -abs(item[0][0]) - abs(item[0][1])),
@@ -326,7 +395,12 @@ def main(argv: list[str] | None = None) -> int:
         "chosen": chosen | {"first_reader_weight": weight, "overlap_weight": overlap, "first_stop_margin": gate},
         "confidence": {"slope": round(slope, 4), "intercept": round(intercept, 4)},
         "far_misses": sum(len(questions) for _, questions in far_sets),
-        "cross_check": cross_check(by_set, [size.split(" (")[0] for size in sizes], fixed, args),
+        "cross_check": cross_check(by_set, [size.split(" (")[0] for size in sizes], fixed, args, guard),
+        "squad_guard": (
+            {"questions": len(guard.f1s), "F1_answering_all": round(100 * float(guard.f1s.mean()), 2)}
+            if guard is not None
+            else None
+        ),
         "sweep": sweep,
         "command": " ".join(["python -m training.calibrate_dev", *(sys.argv[1:] if argv is None else argv)]),
     }
