@@ -207,3 +207,21 @@ def test_segment_ids_are_read_from_the_config_not_from_a_signature():
 
     assert takes_segment_ids(BertConfig()) and not takes_segment_ids(MPNetConfig())
     assert not takes_segment_ids(BertConfig(type_vocab_size=1))  # one segment embedding: nothing to tell apart
+
+
+def test_the_int8_export_keeps_the_feed_forward_outputs_asked_for_in_fp32(tiny_mpnet, tmp_path):
+    import onnx
+
+    folder = tmp_path / "reader"
+    shutil.copytree(tiny_mpnet, folder)
+    export_onnx_int8(folder, fp32_ffn_outputs=(1,))
+    nodes = onnx.load(str(folder / ONNX_INT8_FILE)).graph.node
+    float_ffn = {n.name for n in nodes if n.op_type == "MatMul" and "/output/dense/" in n.name}
+    int8_ffn = {n.name for n in nodes if n.op_type == "MatMulInteger" and "/output/dense/" in n.name}
+    assert float_ffn and all("/layer.1/output/dense/" in name for name in float_ffn)
+    assert any("/layer.0/output/dense/" in name for name in int8_ffn)  # the other layer's is int8
+    layer_1_int8 = [n.name for n in nodes if n.op_type == "MatMulInteger" and "/layer.1/" in n.name]
+    assert layer_1_int8 and not any("/output/dense/" in name for name in layer_1_int8)  # the rest of layer 1
+    assert ReaderModel(folder, backend="onnx-int8").read("Where did Tesla move?", [PASSAGE])
+    with pytest.raises(ValueError, match="no encoder layer"):
+        export_onnx_int8(folder, fp32_ffn_outputs=(5,))
