@@ -164,7 +164,7 @@ def export_onnx_int8(
     # activation scale per run coarse for all the others: in the all-mpnet-base-v2 reader of the v5 run (step
     # 4635) those of layers 6 to 8 carried most of the int8 graph's error (mean absolute logit error against
     # fp32 over 40 windows: 1.06 all int8, 0.49 with those three fp32; 600 held-out SQuAD train questions:
-    # F1 78.9 -> 80.5 (fp32 torch: see docs/training.md), a window of 200 tokens 55 ms instead of 49).
+    # F1 78.9 -> 80.5 (docs/training.md), a window of 200 tokens 55 ms instead of 49).
     keep = (
         *tuple(f"/layer.{i}/" for i in fp32_layers),
         *tuple(f"/layer.{i}/output/dense/" for i in fp32_ffn_outputs),
